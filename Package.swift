@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "hworker-ses",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "hworker-ses", targets: ["hworker-ses"]),
+        .library(name: "HworkerMail", targets: ["HworkerMail"]),
+        .library(name: "HworkerQueue", targets: ["HworkerQueue"]),
+        .library(name: "HworkerSES", targets: ["HworkerSES"]),
+    ],
+    targets: [
+        // C libraries from Debian, wrapped as system-library targets.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Typed wrappers for variadic C functions, and the shared-memory atomics.
+        .target(
+            name: "CSupport",
+            dependencies: ["CCurl"],
+            linkerSettings: [.linkedLibrary("rt"), .linkedLibrary("pthread")]
+        ),
+
+        .target(name: "HworkerRedis", dependencies: ["CHiredis", "CSupport"]),
+        .target(name: "HworkerMail"),
+        .target(name: "HworkerQueue", dependencies: ["HworkerRedis", "HworkerMail"]),
+        .target(name: "HworkerSES", dependencies: ["HworkerMail", "CCurl", "CCrypto", "CSupport"]),
+        .target(name: "HworkerRate", dependencies: ["CSupport"]),
+        .target(
+            name: "HworkerDaemon",
+            dependencies: ["HworkerQueue", "HworkerSES", "HworkerRate", "HworkerRedis", "CSupport"]
+        ),
+        .executableTarget(name: "hworker-ses", dependencies: ["HworkerDaemon"]),
+
+        .testTarget(name: "HworkerMailTests", dependencies: ["HworkerMail"]),
+        .testTarget(name: "HworkerSESTests", dependencies: ["HworkerSES"]),
+        .testTarget(name: "HworkerQueueTests", dependencies: ["HworkerQueue"]),
+        .testTarget(name: "HworkerRateTests", dependencies: ["HworkerRate"]),
+        .testTarget(name: "HworkerDaemonTests", dependencies: ["HworkerDaemon"]),
+    ]
+)

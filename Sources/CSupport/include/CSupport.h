@@ -1,0 +1,58 @@
+// Typed C helpers that Swift cannot call directly: variadic libcurl and
+// prctl entry points, and the layout of the shared-memory rate segment.
+#ifndef HWORKER_CSUPPORT_H
+#define HWORKER_CSUPPORT_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// MARK: libcurl (curl_easy_setopt and curl_easy_getinfo are variadic)
+
+CURLcode hw_curl_set_long(CURL *handle, CURLoption option, long value);
+CURLcode hw_curl_set_string(CURL *handle, CURLoption option, const char *value);
+CURLcode hw_curl_set_pointer(CURL *handle, CURLoption option, void *value);
+CURLcode hw_curl_set_slist(CURL *handle, CURLoption option, struct curl_slist *list);
+CURLcode hw_curl_set_size(CURL *handle, CURLoption option, curl_off_t value);
+
+typedef size_t (*hw_curl_write_fn)(char *data, size_t size, size_t count, void *context);
+CURLcode hw_curl_set_write_function(CURL *handle, hw_curl_write_fn function);
+CURLcode hw_curl_set_header_function(CURL *handle, hw_curl_write_fn function);
+
+CURLcode hw_curl_get_response_code(CURL *handle, long *code);
+
+// MARK: process control (prctl is variadic)
+
+/// Asks the kernel to send `signal` to this process when its parent exits.
+int hw_set_parent_death_signal(int signal);
+
+// MARK: shared-memory rate segment
+//
+// One segment per server, created by the master, mapped by every worker.
+// All fields but `holder` are read and written only while the semaphore is
+// held; `holder` is also read by the master after it reaps a child, so it is
+// accessed atomically.
+
+#define HW_RATE_MAGIC 0x48575253u  // "HWRS"
+#define HW_RATE_VERSION 1u
+#define HW_RATE_RING 16384u
+
+typedef struct hw_rate_segment {
+    uint32_t magic;
+    uint32_t version;
+    uint64_t size;
+    int32_t holder;          // PID inside the critical section, 0 if none
+    int32_t reserved;
+    double rate;             // recipients per second
+    double burst;            // extra recipients allowed above `rate`
+    int64_t theoretical_ns;  // GCRA theoretical arrival time, CLOCK_MONOTONIC
+    int64_t last_ns;         // the latest reservation handed out
+    uint64_t count;          // recipients reserved since creation
+    uint64_t waits;          // reservations that had to wait
+    int64_t ring[HW_RATE_RING];  // reservation time of recipient n at n % HW_RATE_RING
+} hw_rate_segment;
+
+void hw_rate_set_holder(hw_rate_segment *segment, int32_t pid);
+int32_t hw_rate_get_holder(hw_rate_segment *segment);
+
+#endif
