@@ -46,3 +46,9 @@ void hw_rate_set_holder(hw_rate_segment *segment, int32_t pid) {
 int32_t hw_rate_get_holder(hw_rate_segment *segment) {
     return __atomic_load_n(&segment->holder, __ATOMIC_SEQ_CST);
 }
+
+int hw_rate_clear_holder(hw_rate_segment *segment, int32_t pid) {
+    int32_t expected = pid;
+    return __atomic_compare_exchange_n(&segment->holder, &expected, 0, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}

@@ -54,5 +54,10 @@ typedef struct hw_rate_segment {
 
 void hw_rate_set_holder(hw_rate_segment *segment, int32_t pid);
 int32_t hw_rate_get_holder(hw_rate_segment *segment);
+/// The ring of reservation times (Swift does not import arrays this large).
+static inline int64_t *hw_rate_ring(hw_rate_segment *segment) { return segment->ring; }
+
+/// Clears `holder` if it still names `pid`; returns 1 when it did.
+int hw_rate_clear_holder(hw_rate_segment *segment, int32_t pid);
 
 #endif

@@ -1,0 +1,133 @@
+// The producer side of a queue: what an application links to enqueue email.
+//
+// A `MailQueue` owns one Redis connection and is used from one thread. Every
+// job is validated before it is pushed, so a bad email is refused here with
+// the field that is wrong instead of becoming a dead letter later.
+
+import HworkerRedis
+
+/// A client that enqueues email jobs and reads the state of a queue.
+///
+/// ```swift
+/// let queue = try MailQueue(name: "mail", redis: RedisOptions(address: .tcp(host: "127.0.0.1", port: 6379)))
+/// let id = try queue.enqueue(EmailMessage(to: ["ann@example.com"], subject: "Hi", text: "Hello"))
+/// ```
+public final class MailQueue {
+    /// The queue's Redis keys.
+    public let keys: QueueKeys
+    private let connection: RedisConnection
+
+    /// Connects to the queue's Redis server.
+    ///
+    /// - Parameters:
+    ///   - name: The queue name, as in the daemon's configuration.
+    ///   - redis: Where Redis is and how to log in.
+    /// - Throws: `EnqueueError.queueName` or `EnqueueError.redis` when the server cannot be reached.
+    public init(name: String, redis: RedisOptions) throws(EnqueueError) {
+        do {
+            keys = try QueueKeys(name: name)
+        } catch {
+            throw .queueName(error)
+        }
+        do {
+            connection = try RedisConnection(options: redis)
+        } catch {
+            throw .redis(error)
+        }
+    }
+
+    /// Validates and enqueues one email.
+    ///
+    /// - Parameters:
+    ///   - email: The email; `from` may be left out to use the daemon's default sender.
+    ///   - payload: Opaque application data returned in delivery events.
+    ///   - id: The job id; a random UUID when omitted.
+    /// - Returns: The job id.
+    /// - Throws: `EnqueueError.invalid` naming the wrong field, or `EnqueueError.redis`.
+    @discardableResult
+    public func enqueue(
+        _ email: EmailMessage, payload: String? = nil, id: String? = nil
+    ) throws(EnqueueError) -> String {
+        let job = try Self.validatedJob(email, payload: payload, id: id)
+        try push([job.encoded()])
+        return job.id
+    }
+
+    /// Validates every job first, then enqueues them all in one pipelined round trip.
+    ///
+    /// Nothing is pushed when one job is invalid.
+    ///
+    /// - Parameter jobs: The jobs to enqueue.
+    /// - Throws: `EnqueueError.invalid` for the first invalid job (its index in the field
+    ///   path), or `EnqueueError.redis`.
+    public func enqueue(_ jobs: [Job]) throws(EnqueueError) {
+        var encoded: [[UInt8]] = []
+        encoded.reserveCapacity(jobs.count)
+        for (index, job) in jobs.enumerated() {
+            do {
+                let checked = try Self.validatedJob(job.email, payload: job.payload, id: job.id)
+                encoded.append(checked.encoded())
+            } catch .invalid(let field, let reason) {
+                throw .invalid(field: "jobs[\(index)].\(field)", reason: reason)
+            } catch {
+                throw error
+            }
+        }
+        try push(encoded)
+    }
+
+    /// Pushes already encoded jobs, at most 1,000 per LPUSH, all in one pipeline.
+    private func push(_ encoded: [[UInt8]]) throws(EnqueueError) {
+        var commands: [[RedisArgument]] = []
+        var start = 0
+        while start < encoded.count {
+            let end = min(start + 1000, encoded.count)
+            commands.append(
+                ["LPUSH", RedisArgument(keys.queue)] + encoded[start..<end].map(RedisArgument.init(bytes:)))
+            start = end
+        }
+        do {
+            for reply in try connection.pipeline(commands) { try reply.checked("LPUSH") }
+        } catch {
+            throw .redis(error)
+        }
+    }
+
+    /// Checks a job before it is pushed.
+    static func validatedJob(
+        _ email: EmailMessage, payload: String?, id: String?
+    ) throws(EnqueueError) -> Job {
+        let jobID = id ?? Job(email: email).id
+        guard !jobID.isEmpty, jobID.utf8.count <= 200, !jobID.contains(where: \.isNewline) else {
+            throw .invalid(field: "id", reason: "must be 1 to 200 characters on one line")
+        }
+        do {
+            // The worker fills a missing sender from its configuration, so a
+            // stand-in lets every other rule be checked now.
+            _ = try email.validated(defaultFrom: email.from ?? "sender@example.invalid")
+        } catch {
+            throw .invalid(field: "email." + error.field, reason: error.reason)
+        }
+        return Job(id: jobID, email: email, payload: payload)
+    }
+}
+
+/// Why a job could not be enqueued.
+public enum EnqueueError: Error, Sendable, CustomStringConvertible {
+    /// The queue name cannot be used.
+    case queueName(QueueNameError)
+    /// A field of the job is invalid.
+    case invalid(field: String, reason: String)
+    /// Redis could not be reached or refused the push; nothing was enqueued
+    /// unless the connection broke after the write.
+    case redis(RedisError)
+
+    /// A one-line description naming the field or the Redis failure.
+    public var description: String {
+        switch self {
+        case .queueName(let error): return error.description
+        case .invalid(let field, let reason): return "invalid job: \(field): \(reason)"
+        case .redis(let error): return error.description
+        }
+    }
+}

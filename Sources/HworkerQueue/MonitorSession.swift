@@ -1,0 +1,67 @@
+// The queue operations of a monitor process: return the jobs of workers
+// whose heartbeat expired, and move delayed jobs that are due back to the
+// queue. Both are single scripts, so any number of monitors on any number of
+// servers may run them at once.
+
+import HworkerRedis
+
+/// The queue operations of one monitor, over its own Redis connection.
+public final class MonitorSession {
+    /// The queue's keys.
+    public let keys: QueueKeys
+    private let options: RedisOptions
+    private var connection: RedisConnection?
+    private let recoverScript = RedisScript(QueueScripts.recover)
+    private let promoteScript = RedisScript(QueueScripts.promote)
+
+    /// Creates a session; it connects on first use.
+    ///
+    /// - Parameters:
+    ///   - keys: The queue's keys.
+    ///   - redis: Where Redis is.
+    public init(keys: QueueKeys, redis: RedisOptions) {
+        self.keys = keys
+        self.options = redis
+    }
+
+    /// Drops the connection so that the next call opens a new one.
+    public func disconnect() {
+        connection?.close()
+        connection = nil
+    }
+
+    /// Returns the in-flight jobs of every worker whose heartbeat expired to the queue.
+    ///
+    /// - Returns: How many jobs were returned.
+    /// - Throws: `RedisError`.
+    public func recoverDeadWorkers() throws(RedisError) -> Int {
+        let reply = try recoverScript.run(
+            on: try connected(), keys: [keys.workers, keys.queue, keys.stats],
+            arguments: [RedisArgument(keys.prefix)])
+        return Int(reply.integer ?? 0)
+    }
+
+    /// Moves up to `limit` due delayed jobs to the front of the queue.
+    ///
+    /// - Parameter limit: The most jobs moved in one call.
+    /// - Returns: How many moved, and the milliseconds until the next one is
+    ///   due (`nil` when none waits).
+    /// - Throws: `RedisError`.
+    public func promoteDueJobs(limit: Int) throws(RedisError) -> (moved: Int, nextDue: Int?) {
+        let reply = try promoteScript.run(
+            on: try connected(), keys: [keys.delayed, keys.queue],
+            arguments: [RedisArgument(limit)])
+        let parts = reply.elements
+        guard parts.count == 2, let moved = parts[0].integer, let next = parts[1].integer else {
+            throw .unexpected(command: "promote script", reply: "\(reply)")
+        }
+        return (Int(moved), next < 0 ? nil : Int(next))
+    }
+
+    private func connected() throws(RedisError) -> RedisConnection {
+        if let connection, connection.isOpen { return connection }
+        let opened = try RedisConnection(options: options)
+        connection = opened
+        return opened
+    }
+}

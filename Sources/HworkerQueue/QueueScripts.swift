@@ -1,0 +1,141 @@
+// The Lua scripts that move jobs between the keys of a queue.
+//
+// Every change that touches more than one key runs as one of these scripts,
+// so a crash of any process between two steps cannot lose or duplicate a job.
+// Times come from Redis (`TIME`), never from the clocks of the hosts.
+
+/// The Lua sources of the queue's atomic operations.
+enum QueueScripts {
+    /// Milliseconds since the epoch on the Redis server's clock.
+    private static let now = """
+        local function now_ms()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+
+        """
+
+    /// Registers a worker, starts its heartbeat and returns to the queue any
+    /// job left in its in-flight list by a previous process of the same id.
+    /// KEYS: workers, heartbeat, in-flight, queue. ARGV: worker id, heartbeat ttl ms.
+    static let register = """
+        redis.call('SADD', KEYS[1], ARGV[1])
+        redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+        local moved = 0
+        while redis.call('LMOVE', KEYS[3], KEYS[4], 'RIGHT', 'RIGHT') do moved = moved + 1 end
+        return moved
+        """
+
+    /// Unregisters a worker after returning anything still in flight to the queue.
+    /// KEYS: workers, heartbeat, in-flight, queue. ARGV: worker id.
+    static let unregister = """
+        local moved = 0
+        while redis.call('LMOVE', KEYS[3], KEYS[4], 'RIGHT', 'RIGHT') do moved = moved + 1 end
+        redis.call('DEL', KEYS[2])
+        redis.call('SREM', KEYS[1], ARGV[1])
+        return moved
+        """
+
+    /// Returns the jobs of every worker whose heartbeat expired to the queue.
+    /// KEYS: workers, queue, stats. ARGV: key prefix.
+    /// Returns the number of jobs moved.
+    static let recover = """
+        local moved = 0
+        for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+          if redis.call('EXISTS', ARGV[1] .. 'hb:' .. id) == 0 then
+            local inflight = ARGV[1] .. 'inflight:' .. id
+            while redis.call('LMOVE', inflight, KEYS[2], 'RIGHT', 'RIGHT') do
+              moved = moved + 1
+            end
+            redis.call('SREM', KEYS[1], id)
+          end
+        end
+        if moved > 0 then redis.call('HINCRBY', KEYS[3], 'recovered', moved) end
+        return moved
+        """
+
+    /// Moves delayed jobs that are due to the front of the queue.
+    /// KEYS: delayed, queue. ARGV: at most this many jobs.
+    /// Returns {moved, ms until the next delayed job is due or -1}.
+    static let promote = now + """
+        local t = now_ms()
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t, 'LIMIT', 0, tonumber(ARGV[1]))
+        for _, member in ipairs(due) do
+          redis.call('ZREM', KEYS[1], member)
+          -- Members carry a 17-byte unique prefix so that equal jobs stay distinct.
+          redis.call('RPUSH', KEYS[2], string.sub(member, 18))
+        end
+        local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+        if next[2] == nil then return {#due, -1} end
+        return {#due, math.max(0, tonumber(next[2]) - t)}
+        """
+
+    /// Acknowledges a sent job: removes it from the in-flight list, records
+    /// its SES message id and publishes a `sent` event.
+    /// KEYS: in-flight, attempts, result, stats, events, queue.
+    /// ARGV: job bytes, job id, message id, result ttl s, events max length,
+    /// payload, recipients, elapsed ms.
+    static let acknowledge = now + """
+        local t = now_ms()
+        if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
+          -- A monitor gave the job back to the queue meanwhile: take it out
+          -- again so that it is not sent twice.
+          redis.call('LREM', KEYS[6], -1, ARGV[1])
+        end
+        redis.call('HDEL', KEYS[2], ARGV[2])
+        redis.call('SET', KEYS[3], cjson.encode({message_id = ARGV[3], sent_at = t}), 'EX', ARGV[4])
+        redis.call('HINCRBY', KEYS[4], 'sent', 1)
+        redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'event', 'sent', 'job', ARGV[2],
+          'message_id', ARGV[3], 'payload', ARGV[6], 'recipients', ARGV[7], 'elapsed_ms', ARGV[8])
+        return t
+        """
+
+    /// Ends an attempt that did not send: retries the job later or moves it
+    /// to the dead letters.
+    /// KEYS: in-flight, attempts, delayed, dead, stats, events.
+    /// ARGV: job bytes, job id, mode (`retry`, `throttle` or `dead`), max
+    /// attempts, base delay ms, max delay ms, jitter in [0,1), throttle delay
+    /// ms, reason, SES code, events max length, payload, unique member prefix
+    /// (17 bytes), job field name for the dead letter (`job` or `job_base64`),
+    /// job text for the dead letter.
+    /// Returns {outcome, attempts, delay ms}.
+    static let fail = now + """
+        local t = now_ms()
+        redis.call('LREM', KEYS[1], -1, ARGV[1])
+        local mode = ARGV[3]
+        local attempts = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+        if mode == 'retry' then
+          attempts = attempts + 1
+          if attempts >= tonumber(ARGV[4]) then mode = 'dead' end
+        elseif mode == 'dead' then
+          attempts = attempts + 1
+        end
+        if mode == 'dead' then
+          redis.call('HDEL', KEYS[2], ARGV[2])
+          local letter = {id = ARGV[2], reason = ARGV[9], code = ARGV[10],
+            attempts = attempts, failed_at = t}
+          letter[ARGV[14]] = ARGV[15]
+          redis.call('LPUSH', KEYS[4], cjson.encode(letter))
+          redis.call('HINCRBY', KEYS[5], 'dead', 1)
+          redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'dead', 'job', ARGV[2],
+            'reason', ARGV[9], 'code', ARGV[10], 'payload', ARGV[12])
+          return {'dead', attempts, 0}
+        end
+        local delay
+        if mode == 'throttle' then
+          delay = tonumber(ARGV[8])
+        else
+          redis.call('HSET', KEYS[2], ARGV[2], attempts)
+          local cap = tonumber(ARGV[6])
+          delay = math.min(cap, tonumber(ARGV[5]) * 2 ^ (attempts - 1))
+        end
+        -- Jitter spreads the retries of many jobs: half fixed, half random.
+        delay = math.floor(delay / 2 + delay / 2 * tonumber(ARGV[7]))
+        redis.call('ZADD', KEYS[3], t + delay, ARGV[13] .. ARGV[1])
+        redis.call('HINCRBY', KEYS[5], 'retried', 1)
+        redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'retry', 'job', ARGV[2],
+          'reason', ARGV[9], 'code', ARGV[10], 'attempts', attempts, 'delay_ms', delay,
+          'payload', ARGV[12])
+        return {'retry', attempts, delay}
+        """
+}

@@ -1,0 +1,238 @@
+// The queue operations of one worker process.
+//
+// A worker registers under an id, takes jobs with a blocking move from the
+// queue into its own in-flight list, and ends each job with one script:
+// acknowledge, retry or dead letter. Its heartbeat key expires when it stops
+// refreshing it, and a monitor then returns its in-flight jobs to the queue.
+// The blocking take is split in two so that the worker can wait on the Redis
+// socket and on its signals at once.
+
+import FoundationEssentials
+import HworkerRedis
+
+/// What a worker decided about a job it could not send.
+public enum FailureMode: String, Sendable {
+    /// A transient failure: count an attempt and retry with backoff.
+    case retry
+    /// SES throttled the send: retry soon without counting an attempt.
+    case throttle
+    /// A permanent failure or a malformed job: move it to the dead letters.
+    case dead
+}
+
+/// What became of a job that was not sent.
+public enum FailureOutcome: Sendable, Equatable {
+    /// The job waits in the delayed set.
+    case retried(attempts: Int, delayMilliseconds: Int)
+    /// The job is in the dead letters.
+    case dead(attempts: Int)
+}
+
+/// The queue operations of one worker, over its own Redis connection.
+public final class WorkerSession {
+    /// The worker's id, unique across hosts and processes.
+    public let workerID: String
+    /// The queue's keys.
+    public let keys: QueueKeys
+    /// How failed jobs are retried.
+    public var retry: RetryPolicy
+    /// How long the heartbeat lasts without a refresh, in milliseconds.
+    public var heartbeatTTL: Int
+    /// How long the result of a sent job is kept, in seconds.
+    public var resultTTL: Int
+    /// The approximate length the events stream is trimmed to.
+    public var eventsMaxLength: Int
+
+    private let options: RedisOptions
+    private var connection: RedisConnection?
+    private let registerScript = RedisScript(QueueScripts.register)
+    private let unregisterScript = RedisScript(QueueScripts.unregister)
+    private let acknowledgeScript = RedisScript(QueueScripts.acknowledge)
+    private let failScript = RedisScript(QueueScripts.fail)
+
+    /// Creates a session; it connects on first use.
+    ///
+    /// - Parameters:
+    ///   - workerID: The worker's id (host, master PID, slot and generation).
+    ///   - keys: The queue's keys.
+    ///   - redis: Where Redis is.
+    ///   - retry: How failed jobs are retried.
+    ///   - heartbeatTTL: Heartbeat lifetime in milliseconds.
+    ///   - resultTTL: How long results are kept, in seconds.
+    ///   - eventsMaxLength: The approximate cap of the events stream.
+    public init(
+        workerID: String, keys: QueueKeys, redis: RedisOptions, retry: RetryPolicy,
+        heartbeatTTL: Int, resultTTL: Int, eventsMaxLength: Int
+    ) {
+        self.workerID = workerID
+        self.keys = keys
+        self.options = redis
+        self.retry = retry
+        self.heartbeatTTL = heartbeatTTL
+        self.resultTTL = resultTTL
+        self.eventsMaxLength = eventsMaxLength
+    }
+
+    /// The open connection, opening one when there is none.
+    ///
+    /// - Throws: `RedisError.connect` when Redis cannot be reached.
+    public func connected() throws(RedisError) -> RedisConnection {
+        if let connection, connection.isOpen { return connection }
+        let opened = try RedisConnection(options: options)
+        connection = opened
+        return opened
+    }
+
+    /// Drops the connection, for example after the worker was told to stop
+    /// while a blocking take was outstanding.
+    public func disconnect() {
+        connection?.close()
+        connection = nil
+    }
+
+    /// Registers the worker and returns jobs a dead predecessor with the same id left in flight.
+    ///
+    /// - Returns: How many jobs went back to the queue.
+    /// - Throws: `RedisError`.
+    @discardableResult
+    public func register() throws(RedisError) -> Int {
+        let reply = try registerScript.run(
+            on: try connected(), keys: workerKeys,
+            arguments: [RedisArgument(workerID), RedisArgument(heartbeatTTL)])
+        return Int(reply.integer ?? 0)
+    }
+
+    /// Returns anything still in flight to the queue and removes the worker's registration.
+    ///
+    /// - Throws: `RedisError`.
+    public func unregister() throws(RedisError) {
+        try unregisterScript.run(
+            on: try connected(), keys: workerKeys, arguments: [RedisArgument(workerID)])
+    }
+
+    /// Refreshes the heartbeat.
+    ///
+    /// - Throws: `RedisError`.
+    public func heartbeat() throws(RedisError) {
+        try connected().command(heartbeatCommand).checked("SET")
+    }
+
+    /// Writes the heartbeat and a blocking take, without waiting for the answers.
+    ///
+    /// Follow with `finishTake()` once the socket is readable.
+    ///
+    /// - Parameter timeout: How long Redis may block, in seconds.
+    /// - Throws: `RedisError`.
+    public func startTake(timeout: Double) throws(RedisError) {
+        let connection = try connected()
+        let take: [RedisArgument] = [
+            "BLMOVE", RedisArgument(keys.queue), RedisArgument(keys.inFlight(worker: workerID)),
+            "RIGHT", "LEFT", RedisArgument(String(timeout)),
+        ]
+        // Both go out in one write; the heartbeat answer arrives at once.
+        try connection.send(pipeline: [heartbeatCommand, take])
+    }
+
+    /// Reads the answers to `startTake(timeout:)`.
+    ///
+    /// - Returns: The job's bytes, or `nil` when the take timed out with an empty queue.
+    /// - Throws: `RedisError`.
+    public func finishTake() throws(RedisError) -> [UInt8]? {
+        let connection = try connected()
+        try connection.receive().checked("SET")
+        switch try connection.receive().checked("BLMOVE") {
+        case .bulk(let bytes): return bytes
+        case .null: return nil
+        case let other: throw .unexpected(command: "BLMOVE", reply: "\(other)")
+        }
+    }
+
+    /// Whether a job with this id was already sent (its result is recorded).
+    ///
+    /// - Parameter jobID: The job's id.
+    /// - Throws: `RedisError`.
+    public func wasSent(jobID: String) throws(RedisError) -> Bool {
+        let reply = try connected().command("EXISTS", keys.result(job: jobID)).checked("EXISTS")
+        return reply.integer == 1
+    }
+
+    /// Acknowledges a sent job and records its SES message id.
+    ///
+    /// - Parameters:
+    ///   - raw: The job's bytes as taken.
+    ///   - job: The decoded job.
+    ///   - messageID: The SES message id.
+    ///   - elapsedMilliseconds: How long the send took.
+    /// - Throws: `RedisError`.
+    public func acknowledge(
+        raw: [UInt8], job: Job, messageID: String, elapsedMilliseconds: Int
+    ) throws(RedisError) {
+        let keyList = [
+            keys.inFlight(worker: workerID), keys.attempts, keys.result(job: job.id), keys.stats,
+            keys.events, keys.queue,
+        ]
+        let arguments: [RedisArgument] = [
+            RedisArgument(bytes: raw), RedisArgument(job.id), RedisArgument(messageID),
+            RedisArgument(resultTTL), RedisArgument(eventsMaxLength),
+            RedisArgument(job.payload ?? ""), RedisArgument(job.email.recipients.count),
+            RedisArgument(elapsedMilliseconds),
+        ]
+        try acknowledgeScript.run(on: try connected(), keys: keyList, arguments: arguments)
+    }
+
+    /// Ends an attempt that did not send.
+    ///
+    /// - Parameters:
+    ///   - raw: The job's bytes as taken.
+    ///   - jobID: The job's id (derived for malformed jobs).
+    ///   - payload: The job's payload, if it could be decoded.
+    ///   - mode: Retry, throttle or dead letter.
+    ///   - reason: Why, in words, for the dead letter and the events.
+    ///   - code: The SES error code, or a short code of our own such as `malformed`.
+    ///   - jitter: A random number in [0, 1) that spreads retry delays.
+    /// - Returns: Whether the job was retried or dead-lettered, with its attempt count.
+    /// - Throws: `RedisError`.
+    public func fail(
+        raw: [UInt8], jobID: String, payload: String?, mode: FailureMode, reason: String,
+        code: String, jitter: Double
+    ) throws(RedisError) -> FailureOutcome {
+        let keyList = [
+            keys.inFlight(worker: workerID), keys.attempts, keys.delayed, keys.dead, keys.stats,
+            keys.events,
+        ]
+        let text = String(validating: raw, as: UTF8.self)
+        let arguments: [RedisArgument] = [
+            RedisArgument(bytes: raw), RedisArgument(jobID), RedisArgument(mode.rawValue),
+            RedisArgument(retry.maxAttempts), RedisArgument(Int(retry.baseDelay * 1000)),
+            RedisArgument(Int(retry.maxDelay * 1000)), RedisArgument(String(jitter)),
+            RedisArgument(Int(retry.throttleDelay * 1000)), RedisArgument(reason),
+            RedisArgument(code), RedisArgument(eventsMaxLength), RedisArgument(payload ?? ""),
+            RedisArgument(nextMemberPrefix()), RedisArgument(text == nil ? "job_base64" : "job"),
+            RedisArgument(text ?? Data(raw).base64EncodedString()),
+        ]
+        let reply = try failScript.run(on: try connected(), keys: keyList, arguments: arguments)
+        let parts = reply.elements
+        guard parts.count == 3, let outcome = parts[0].string, let attempts = parts[1].integer,
+            let delay = parts[2].integer
+        else { throw .unexpected(command: "fail script", reply: "\(reply)") }
+        if outcome == "dead" { return .dead(attempts: Int(attempts)) }
+        return .retried(attempts: Int(attempts), delayMilliseconds: Int(delay))
+    }
+
+    private var workerKeys: [String] {
+        [
+            keys.workers, keys.heartbeat(worker: workerID), keys.inFlight(worker: workerID),
+            keys.queue,
+        ]
+    }
+
+    private var heartbeatCommand: [RedisArgument] {
+        ["SET", RedisArgument(keys.heartbeat(worker: workerID)), "1", "PX", RedisArgument(heartbeatTTL)]
+    }
+
+    /// A random 17-byte prefix that keeps equal jobs apart in the delayed set.
+    private func nextMemberPrefix() -> String {
+        let hex = String(UInt64.random(in: .min ... .max), radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex + ":"
+    }
+}
