@@ -1,4 +1,8 @@
+#define _GNU_SOURCE
 #include "CSupport.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -51,4 +55,8 @@ int hw_rate_clear_holder(hw_rate_segment *segment, int32_t pid) {
     int32_t expected = pid;
     return __atomic_compare_exchange_n(&segment->holder, &expected, 0, 0, __ATOMIC_SEQ_CST,
                                        __ATOMIC_SEQ_CST);
+}
+
+int hw_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
 }

@@ -37,7 +37,7 @@ extension Job {
         } catch {
             throw MalformedJob(reason: "\(error)")
         }
-        let id = wire.id ?? "auto-" + Self.digest(raw)
+        let id = wire.id ?? derivedID(raw)
         guard !id.isEmpty, id.utf8.count <= 200, !id.contains(where: \.isNewline) else {
             throw MalformedJob(reason: "id: must be 1 to 200 characters on one line")
         }
@@ -86,7 +86,16 @@ extension Job {
         }
     }
 
-    /// A 64-bit FNV-1a digest in hex: stable ids for jobs pushed without one.
+    /// The id of a job pushed without one, or of bytes that are not a job:
+    /// `auto-` and a digest of the bytes, so the same bytes always get the same id.
+    ///
+    /// - Parameter raw: The bytes taken from the queue.
+    /// - Returns: The derived id.
+    public static func derivedID(_ raw: [UInt8]) -> String {
+        "auto-" + digest(raw)
+    }
+
+    /// A 64-bit FNV-1a digest in hex.
     static func digest(_ bytes: [UInt8]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {

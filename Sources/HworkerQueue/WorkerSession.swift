@@ -133,14 +133,22 @@ public final class WorkerSession {
         try connection.send(pipeline: [heartbeatCommand, take])
     }
 
-    /// Reads the answers to `startTake(timeout:)`.
+    /// Reads the heartbeat's answer, which arrives at once after `startTake(timeout:)`.
+    ///
+    /// - Throws: `RedisError`.
+    public func finishHeartbeat() throws(RedisError) {
+        try connected().receive().checked("SET")
+    }
+
+    /// Whether the take's answer is already buffered, so that waiting on the socket would hang.
+    public var takeAnswerBuffered: Bool { connection?.hasBufferedReply ?? false }
+
+    /// Reads the take's answer once the socket is readable.
     ///
     /// - Returns: The job's bytes, or `nil` when the take timed out with an empty queue.
     /// - Throws: `RedisError`.
     public func finishTake() throws(RedisError) -> [UInt8]? {
-        let connection = try connected()
-        try connection.receive().checked("SET")
-        switch try connection.receive().checked("BLMOVE") {
+        switch try connected().receive().checked("BLMOVE") {
         case .bulk(let bytes): return bytes
         case .null: return nil
         case let other: throw .unexpected(command: "BLMOVE", reply: "\(other)")
@@ -190,11 +198,12 @@ public final class WorkerSession {
     ///   - reason: Why, in words, for the dead letter and the events.
     ///   - code: The SES error code, or a short code of our own such as `malformed`.
     ///   - jitter: A random number in [0, 1) that spreads retry delays.
+    ///   - throttleDelay: Seconds to wait in `throttle` mode instead of the policy's.
     /// - Returns: Whether the job was retried or dead-lettered, with its attempt count.
     /// - Throws: `RedisError`.
     public func fail(
         raw: [UInt8], jobID: String, payload: String?, mode: FailureMode, reason: String,
-        code: String, jitter: Double
+        code: String, jitter: Double, throttleDelay: Double? = nil
     ) throws(RedisError) -> FailureOutcome {
         let keyList = [
             keys.inFlight(worker: workerID), keys.attempts, keys.delayed, keys.dead, keys.stats,
@@ -205,7 +214,7 @@ public final class WorkerSession {
             RedisArgument(bytes: raw), RedisArgument(jobID), RedisArgument(mode.rawValue),
             RedisArgument(retry.maxAttempts), RedisArgument(Int(retry.baseDelay * 1000)),
             RedisArgument(Int(retry.maxDelay * 1000)), RedisArgument(String(jitter)),
-            RedisArgument(Int(retry.throttleDelay * 1000)), RedisArgument(reason),
+            RedisArgument(Int((throttleDelay ?? retry.throttleDelay) * 1000)), RedisArgument(reason),
             RedisArgument(code), RedisArgument(eventsMaxLength), RedisArgument(payload ?? ""),
             RedisArgument(nextMemberPrefix()), RedisArgument(text == nil ? "job_base64" : "job"),
             RedisArgument(text ?? Data(raw).base64EncodedString()),

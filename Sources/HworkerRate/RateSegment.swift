@@ -33,6 +33,9 @@ public final class RateSegment {
     private let ownsObjects: Bool
     private let ring: UnsafeMutablePointer<Int64>
 
+    /// The largest rate + burst a segment can enforce, set by the size of its ring.
+    public static let maxWindow = Int(HW_RATE_RING)
+
     /// The extra wait added to the one-second window, against scheduling jitter.
     public static let windowGuard: Int64 = 5_000_000
 

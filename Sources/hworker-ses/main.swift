@@ -1,1 +1,4 @@
-print("hworker-ses")
+import Glibc
+import HworkerDaemon
+
+exit(CommandLineTool.main(Array(CommandLine.arguments.dropFirst())))

@@ -6,6 +6,10 @@
 #include <curl/curl.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/signalfd.h>
+#include <spawn.h>
+#include <poll.h>
+#include <semaphore.h>
 
 // MARK: libcurl (curl_easy_setopt and curl_easy_getinfo are variadic)
 
@@ -25,6 +29,9 @@ CURLcode hw_curl_get_response_code(CURL *handle, long *code);
 
 /// Asks the kernel to send `signal` to this process when its parent exits.
 int hw_set_parent_death_signal(int signal);
+
+/// pipe2(fds, O_CLOEXEC), which needs _GNU_SOURCE to be declared.
+int hw_pipe_cloexec(int fds[2]);
 
 // MARK: shared-memory rate segment
 //

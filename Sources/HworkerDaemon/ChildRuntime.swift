@@ -1,0 +1,155 @@
+// What every child process shares: reading the handoff, the logger, its
+// signals, the watch on its master, and waiting for any of them.
+//
+// TERM and INT ask for a drain (finish the job in hand, take nothing new);
+// QUIT asks to terminate (give the job in hand back at once). The end of the
+// handoff pipe, or the parent-death signal, means the master died: the child
+// drains itself.
+
+import CSupport
+import FoundationEssentials
+import Glibc
+import HworkerRate
+
+/// How a child has been asked to stop.
+enum StopRequest: Equatable {
+    /// Finish the job in hand, take nothing new.
+    case drain
+    /// Return the job in hand to the queue and exit now.
+    case terminate
+}
+
+/// What ended a wait.
+enum WaitResult {
+    /// The descriptor waited on became readable.
+    case readable
+    /// The deadline passed.
+    case deadline
+    /// A stop request the caller cares about arrived.
+    case stopped
+}
+
+/// The event loop support of one child.
+final class ChildRuntime {
+    let handoff: ChildHandoff
+    let logger: Logger
+    private let signals: SignalReceiver
+    private(set) var stopRequest: StopRequest?
+    private var masterGone = false
+
+    /// Reads the handoff from standard input and sets up signals and logging.
+    init() throws(SystemError) {
+        // The parent-death signal is TERM: a drain, like the pipe's end.
+        _ = hw_set_parent_death_signal(SIGTERM)
+        signals = try SignalReceiver(signals: ChildLauncher.childSignals)
+        guard let line = Self.readLine(fd: ChildDescriptor.handoff),
+            let decoded = try? JSONDecoder().decode(ChildHandoff.self, from: Data(line))
+        else { throw SystemError(call: "read handoff", code: EINVAL) }
+        handoff = decoded
+        let config = decoded.config
+        logger = Logger(
+            level: config.logLevel, format: config.logFormat, path: config.logFile,
+            context: [
+                ("role", decoded.role.rawValue), ("slot", String(decoded.slot)),
+                ("gen", String(decoded.generation)), ("pid", String(getpid())),
+            ])
+        // A master that died before we set the death signal is caught here.
+        if getppid() != decoded.masterPID { requestStop(.drain, because: "master exited") }
+    }
+
+    /// Tells the master that this child is ready.
+    func reportReady() {
+        let line = Array("ready\n".utf8)
+        _ = line.withUnsafeBytes { write(ChildDescriptor.status, $0.baseAddress, $0.count) }
+    }
+
+    /// Waits until `deadline` (CLOCK_MONOTONIC ns), `fd` becoming readable, or
+    /// one of the stop requests in `interruptions`.
+    ///
+    /// - Parameters:
+    ///   - deadline: When to stop waiting; nil waits for an event.
+    ///   - fd: Another descriptor to wait on, such as a Redis socket.
+    ///   - interruptions: The stop requests that end the wait.
+    /// - Returns: What ended the wait.
+    @discardableResult
+    func wait(
+        until deadline: Int64?, orReadable fd: Int32? = nil,
+        interruptedBy interruptions: Set<StopRequest> = [.drain, .terminate]
+    ) -> WaitResult {
+        while true {
+            if let stopRequest, interruptions.contains(stopRequest) { return .stopped }
+            let timeout = milliseconds(until: deadline)
+            if timeout == 0 {
+                sleepPrecisely(until: deadline)
+                return .deadline
+            }
+            var fds = [
+                pollfd(fd: signals.fileDescriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: masterGone ? -1 : ChildDescriptor.handoff, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: fd ?? -1, events: Int16(POLLIN), revents: 0),
+            ]
+            if poll(&fds, 3, timeout) < 0, errno != EINTR { return .deadline }
+            if fds[0].revents != 0 { handleSignals() }
+            if fds[1].revents != 0 { handleMasterPipe() }
+            if fds[2].revents != 0 { return .readable }
+        }
+    }
+
+    /// Reads pending signals without waiting.
+    func pollSignals() {
+        handleSignals()
+    }
+
+    private func milliseconds(until deadline: Int64?) -> Int32 {
+        guard let deadline else { return -1 }
+        let remaining = deadline - Monotonic.now()
+        if remaining <= 1_000_000 { return 0 }
+        return Int32(min(remaining / 1_000_000, 60_000))
+    }
+
+    /// Sleeps out the last millisecond that `poll` cannot time precisely.
+    private func sleepPrecisely(until deadline: Int64?) {
+        guard let deadline else { return }
+        var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &time, nil) == EINTR {}
+    }
+
+    private func handleSignals() {
+        for signal in signals.drain() {
+            switch signal {
+            case SIGTERM, SIGINT: requestStop(.drain, because: "signal " + SignalReceiver.name(signal))
+            case SIGQUIT: requestStop(.terminate, because: "signal QUIT")
+            case SIGUSR1: logger.reopen()
+            default: break  // HUP is the master's business; children ignore it.
+            }
+        }
+    }
+
+    private func handleMasterPipe() {
+        var byte: UInt8 = 0
+        let count = read(ChildDescriptor.handoff, &byte, 1)
+        if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) {
+            masterGone = true
+            requestStop(.drain, because: "master exited")
+        }
+    }
+
+    func requestStop(_ request: StopRequest, because reason: String) {
+        if stopRequest == .terminate { return }
+        if stopRequest == request { return }
+        stopRequest = request
+        logger.info(request == .drain ? "draining" : "terminating", [("reason", reason)])
+    }
+
+    private static func readLine(fd: Int32) -> [UInt8]? {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let count = read(fd, &byte, 1)
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return line.isEmpty ? nil : line }
+            if byte == 0x0A { return line }
+            line.append(byte)
+        }
+    }
+}

@@ -1,0 +1,173 @@
+// The `hworker-ses` command: run the master, check a configuration, enqueue
+// jobs. Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad
+// input, 78 bad configuration.
+
+import FoundationEssentials
+import Glibc
+import HworkerQueue
+import HworkerRedis
+
+/// The command-line entry point.
+public enum CommandLineTool {
+    /// Exit code for bad usage or input.
+    static let exitUsage: Int32 = 2
+
+    static let usage = """
+        usage: hworker-ses <command> [options]
+
+        commands:
+          run --config FILE            start the master with its workers and monitors
+          check-config FILE            validate a configuration file and exit
+          enqueue --config FILE ...    validate and enqueue one email (see `enqueue --help`)
+          version                      print the version
+
+        """
+
+    /// Runs the command given by `arguments` (without the program name).
+    ///
+    /// - Parameter arguments: The command line after the program name.
+    /// - Returns: The process exit code.
+    public static func main(_ arguments: [String]) -> Int32 {
+        guard let command = arguments.first else {
+            printError(usage)
+            return exitUsage
+        }
+        let rest = Array(arguments.dropFirst())
+        switch command {
+        case "run": return runMaster(rest)
+        case "check-config": return checkConfig(rest)
+        case "enqueue": return EnqueueCommand.main(rest)
+        case "child": return ChildMain.run(role: rest.first ?? "")
+        case "version", "--version": return printOut("hworker-ses \(version)\n")
+        case "help", "--help", "-h": return printOut(usage)
+        default:
+            printError("hworker-ses: unknown command \"\(command)\"\n\n" + usage)
+            return exitUsage
+        }
+    }
+
+    /// The version printed by `hworker-ses version`.
+    public static let version = "0.1.0"
+
+    private static func runMaster(_ arguments: [String]) -> Int32 {
+        var options = OptionReader(arguments)
+        let path = options.value("--config") ?? options.positional()
+        guard let path, options.unknown.isEmpty else {
+            printError("usage: hworker-ses run --config FILE\n")
+            return exitUsage
+        }
+        // Block the master's signals before anything can start a thread.
+        let signals: SignalReceiver
+        do {
+            signals = try SignalReceiver(signals: Master.handledSignals)
+        } catch {
+            printError("hworker-ses: \(error)\n")
+            return 1
+        }
+        let config: Configuration
+        do {
+            config = try CredentialResolver.resolve(ConfigParser.load(path: path))
+        } catch {
+            printError("hworker-ses: \(error)\n")
+            return exitConfigError
+        }
+        warnIfReadableByOthers(path, config)
+        return Master(config: config, configPath: path, signals: signals).run()
+    }
+
+    private static func checkConfig(_ arguments: [String]) -> Int32 {
+        var options = OptionReader(arguments)
+        guard let path = options.value("--config") ?? options.positional(), options.unknown.isEmpty else {
+            printError("usage: hworker-ses check-config FILE\n")
+            return exitUsage
+        }
+        do {
+            let config = try ConfigParser.load(path: path)
+            _ = try CredentialResolver.resolve(config)
+            warnIfReadableByOthers(path, config)
+            return printOut("\(path): ok (queue \(config.queue), \(config.workers) workers, rate \(config.rate)/s)\n")
+        } catch {
+            printError("hworker-ses: \(error)\n")
+            return exitConfigError
+        }
+    }
+
+    /// Warns when a file holding secrets can be read by other users.
+    private static func warnIfReadableByOthers(_ path: String, _ config: Configuration) {
+        let hasSecret = config.redisPassword != nil || config.awsSecretAccessKey != nil
+        var status = stat()
+        guard hasSecret, stat(path, &status) == 0, status.st_mode & 0o044 != 0 else { return }
+        printError("hworker-ses: warning: \(path) holds secrets and is readable by other users (chmod 600 it)\n")
+    }
+
+    @discardableResult
+    static func printOut(_ text: String) -> Int32 {
+        writeAll(1, text)
+        return 0
+    }
+
+    static func printError(_ text: String) {
+        writeAll(2, text)
+    }
+
+    private static func writeAll(_ fd: Int32, _ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return }
+            offset += count
+        }
+        bytes.removeAll()
+    }
+}
+
+/// A minimal reader of `--name value` options and positional arguments.
+struct OptionReader {
+    private var arguments: [String]
+
+    init(_ arguments: [String]) {
+        self.arguments = arguments
+    }
+
+    /// Removes and returns the value of the last `--name value` or `--name=value`.
+    mutating func value(_ name: String) -> String? {
+        values(name).last
+    }
+
+    /// Removes and returns every value of a repeatable option.
+    mutating func values(_ name: String) -> [String] {
+        var found: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == name, index + 1 < arguments.count {
+                found.append(arguments[index + 1])
+                arguments.removeSubrange(index...(index + 1))
+            } else if argument.hasPrefix(name + "=") {
+                found.append(String(argument.dropFirst(name.count + 1)))
+                arguments.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return found
+    }
+
+    /// Removes a flag and tells whether it was there.
+    mutating func flag(_ name: String) -> Bool {
+        guard let index = arguments.firstIndex(of: name) else { return false }
+        arguments.remove(at: index)
+        return true
+    }
+
+    /// Removes and returns the first argument that is not an option.
+    mutating func positional() -> String? {
+        guard let index = arguments.firstIndex(where: { !$0.hasPrefix("--") }) else { return nil }
+        return arguments.remove(at: index)
+    }
+
+    /// What is left: options nobody asked for.
+    var unknown: [String] { arguments }
+}

@@ -1,0 +1,226 @@
+// `hworker-ses enqueue`: one email from flags, a JSON job, a raw MIME
+// message, or many JSON jobs, one per line. Every job is validated before
+// anything is pushed; the ids of the enqueued jobs are printed.
+
+import FoundationEssentials
+import Glibc
+import HworkerQueue
+import HworkerRedis
+
+/// The `enqueue` command.
+enum EnqueueCommand {
+    static let help = """
+        usage: hworker-ses enqueue --config FILE [--queue NAME] [--redis ADDR] MODE
+
+        modes (one of):
+          flags:   --to ADDR [--to ADDR ...] [--cc ADDR] [--bcc ADDR] [--from ADDR]
+                   [--reply-to ADDR] --subject TEXT (--text TEXT | --text-file FILE)
+                   [--html TEXT | --html-file FILE] [--attach FILE[;type=MIME/TYPE]]
+                   [--header 'Name: value'] [--tag name=value] [--configuration-set NAME]
+                   [--payload TEXT] [--id ID]
+          --json [FILE]    one job or email as JSON, from FILE or standard input
+          --raw [FILE]     a complete MIME message, from FILE or standard input;
+                           --to/--cc/--bcc/--from/--payload/--id apply to it
+          --jsonl FILE     many jobs, one JSON per line ("-" for standard input)
+
+        """
+
+    /// Runs the command.
+    static func main(_ arguments: [String]) -> Int32 {
+        var options = OptionReader(arguments)
+        if options.flag("--help") { return CommandLineTool.printOut(help) }
+        do {
+            let queue = try openQueue(&options)
+            if let path = options.value("--jsonl") {
+                return try enqueueLines(path: path, options: &options, queue: queue)
+            }
+            let job = try buildJob(&options)
+            guard options.unknown.isEmpty else {
+                throw UsageError("unexpected arguments: \(options.unknown.joined(separator: " "))")
+            }
+            let id = try queue.enqueue(job.email, payload: job.payload, id: job.id)
+            return CommandLineTool.printOut(id + "\n")
+        } catch let error as UsageError {
+            CommandLineTool.printError("hworker-ses enqueue: \(error.message)\n")
+            return CommandLineTool.exitUsage
+        } catch let error as ConfigError {
+            CommandLineTool.printError("hworker-ses: \(error)\n")
+            return exitConfigError
+        } catch let error as EnqueueError {
+            CommandLineTool.printError("hworker-ses enqueue: \(error)\n")
+            if case .redis = error { return 1 }
+            return CommandLineTool.exitUsage
+        } catch {
+            CommandLineTool.printError("hworker-ses enqueue: \(error)\n")
+            return 1
+        }
+    }
+
+    private static func openQueue(_ options: inout OptionReader) throws -> MailQueue {
+        guard let path = options.value("--config") else {
+            throw UsageError("--config FILE is required (it names the queue and the Redis server)")
+        }
+        var config = try ConfigParser.load(path: path)
+        if let queue = options.value("--queue") { config.queue = queue }
+        if let redis = options.value("--redis") {
+            guard RedisOptions.Address.parse(redis) != nil else {
+                throw UsageError("--redis: expected host:port or unix:/path, got \"\(redis)\"")
+            }
+            config.redis = redis
+        }
+        return try MailQueue(name: config.queue, redis: config.redisOptions)
+    }
+
+    private static func buildJob(_ options: inout OptionReader) throws -> Job {
+        let id = options.value("--id")
+        let payload = options.value("--payload")
+        if options.flag("--json") {
+            let data = try readInput(options.positional())
+            var job = try decodeJob(data, where: "the JSON job")
+            if let id { job.id = id }
+            if let payload { job.payload = payload }
+            return job
+        }
+        var email = EmailMessage()
+        email.to = options.values("--to")
+        email.cc = options.values("--cc")
+        email.bcc = options.values("--bcc")
+        email.from = options.value("--from")
+        if options.flag("--raw") {
+            email.raw = try readInput(options.positional())
+            return Job(id: id ?? UUID().uuidString.lowercased(), email: email, payload: payload)
+        }
+        email.replyTo = options.values("--reply-to")
+        email.subject = options.value("--subject")
+        email.text = try options.value("--text") ?? options.value("--text-file").map(readText)
+        email.html = try options.value("--html") ?? options.value("--html-file").map(readText)
+        email.configurationSet = options.value("--configuration-set")
+        email.headers = try options.values("--header").map(parseHeader)
+        email.tags = try options.values("--tag").map(parseTag)
+        email.attachments = try options.values("--attach").map(readAttachment)
+        return Job(id: id ?? UUID().uuidString.lowercased(), email: email, payload: payload)
+    }
+
+    /// Enqueues a JSON-lines file in pipelined batches after validating every line.
+    private static func enqueueLines(path: String, options: inout OptionReader, queue: MailQueue) throws -> Int32 {
+        guard options.unknown.isEmpty else {
+            throw UsageError("unexpected arguments: \(options.unknown.joined(separator: " "))")
+        }
+        let data = try readInput(path == "-" ? nil : path)
+        var jobs: [Job] = []
+        var lineNumber = 0
+        for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            jobs.append(try decodeJob(Array(line), where: "line \(lineNumber)"))
+        }
+        var start = 0
+        while start < jobs.count {
+            let end = min(start + 5_000, jobs.count)
+            do {
+                try queue.enqueue(Array(jobs[start..<end]))
+            } catch {
+                guard case .invalid(let field, let reason) = error else { throw error }
+                throw UsageError("job \(start + 1 + Self.index(in: field)): \(field): \(reason)")
+            }
+            start = end
+        }
+        return CommandLineTool.printOut("enqueued \(jobs.count) jobs\n")
+    }
+
+    private static func index(in field: String) -> Int {
+        guard field.hasPrefix("jobs["), let close = field.firstIndex(of: "]") else { return 0 }
+        return Int(field[field.index(field.startIndex, offsetBy: 5)..<close]) ?? 0
+    }
+
+    /// Decodes `{"id", "email", "payload"}`, or a bare email object.
+    private static func decodeJob(_ data: [UInt8], where place: String) throws -> Job {
+        do {
+            let job = try Job.decode(data)
+            return job.id.hasPrefix("auto-") ? Job(email: job.email, payload: job.payload) : job
+        } catch {
+            if let email = try? JSONDecoder().decode(EmailMessage.self, from: Data(data)),
+                !email.recipients.isEmpty || email.raw != nil
+            {
+                return Job(email: email)
+            }
+            throw UsageError("\(place): \(error.reason)")
+        }
+    }
+
+    private static func parseHeader(_ text: String) throws -> EmailMessage.Header {
+        guard let colon = text.firstIndex(of: ":") else {
+            throw UsageError("--header: expected 'Name: value', got \"\(text)\"")
+        }
+        return EmailMessage.Header(
+            name: String(text[..<colon]).trimmingWhitespace(),
+            value: String(text[text.index(after: colon)...]).trimmingWhitespace())
+    }
+
+    private static func parseTag(_ text: String) throws -> EmailMessage.Tag {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw UsageError("--tag: expected name=value, got \"\(text)\"")
+        }
+        return EmailMessage.Tag(name: String(text[..<equals]), value: String(text[text.index(after: equals)...]))
+    }
+
+    private static func readAttachment(_ spec: String) throws -> EmailMessage.Attachment {
+        var path = spec
+        var type = "application/octet-stream"
+        let parts = spec.split(separator: ";", maxSplits: 1)
+        if parts.count == 2, parts[1].hasPrefix("type=") {
+            path = String(parts[0])
+            type = String(parts[1].dropFirst(5))
+        } else {
+            type = guessType(path)
+        }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return EmailMessage.Attachment(filename: name, contentType: type, data: try readInput(path))
+    }
+
+    private static func guessType(_ path: String) -> String {
+        let types = [
+            "pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv", "html": "text/html",
+            "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+            "json": "application/json", "zip": "application/zip", "ics": "text/calendar",
+        ]
+        let ext = path.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        return types[ext] ?? "application/octet-stream"
+    }
+
+    private static func readText(_ path: String) throws -> String {
+        let bytes = try readInput(path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw UsageError("\(path): not valid UTF-8")
+        }
+        return text
+    }
+
+    /// Reads a whole file, or standard input when `path` is nil.
+    private static func readInput(_ path: String?) throws -> [UInt8] {
+        let fd = path.map { open($0, O_RDONLY | O_CLOEXEC) } ?? 0
+        guard fd >= 0 else {
+            throw UsageError("\(path ?? "-"): \(String(cString: strerror(errno)))")
+        }
+        defer { if path != nil { close(fd) } }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0, errno == EINTR { continue }
+            if count < 0 { throw UsageError("\(path ?? "standard input"): \(String(cString: strerror(errno)))") }
+            if count == 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+        }
+        return bytes
+    }
+}
+
+/// A command line that cannot be carried out as given.
+struct UsageError: Error {
+    var message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+}

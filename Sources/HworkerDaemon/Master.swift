@@ -1,0 +1,456 @@
+// The master: starts, watches and stops the worker and monitor children of
+// one server.
+//
+// Actors: the master (single-threaded, this file), its children (separate
+// executions of the same binary), and the operator's signals. Signals are
+// read from a signalfd; each loop turn reaps every exited child with
+// waitpid(-1, WNOHANG), reads ready reports, starts children whose restart
+// delay has passed, and enforces the drain or terminate deadline.
+//
+// Guarantees: a child is bookkept by role, slot and generation; every start
+// and exit is logged with PID and status; a worker that dies without
+// draining has its in-flight jobs returned to the queue at once (the
+// heartbeat expiry is the fallback when Redis is unreachable); a worker
+// killed while holding the rate semaphore has the semaphore released.
+
+import Glibc
+import HworkerQueue
+import HworkerRate
+import HworkerRedis
+
+/// A child's place: its role and slot number.
+struct SlotKey: Hashable, CustomStringConvertible {
+    var role: ChildRole
+    var slot: Int
+
+    var description: String { "\(role.rawValue)/\(slot)" }
+}
+
+/// What the master knows of one running child.
+struct ChildRecord {
+    var key: SlotKey
+    var generation: Int
+    var pid: pid_t
+    var workerID: String
+    var handoffFD: Int32
+    var statusFD: Int32
+    var startedAt: Int64
+    var ready = false
+    /// The master asked it to stop; it is not restarted.
+    var stopping = false
+    /// The master sent it SIGKILL at a deadline.
+    var killed = false
+}
+
+/// The restart bookkeeping of one slot.
+struct SlotHealth {
+    var failures = 0
+    var nextStart: Int64 = 0
+}
+
+/// What the master is doing.
+enum MasterPhase: Equatable {
+    case running
+    /// Workers finish their job in hand; at the deadline they are killed.
+    case draining(deadline: Int64)
+    /// Children give their jobs back at once; at the deadline they are killed.
+    case terminating(deadline: Int64)
+}
+
+/// The master process.
+final class Master {
+    private var config: Configuration
+    private let configPath: String
+    private let logger: Logger
+    private let signals: SignalReceiver
+    private var rate: RateSegment?
+    private var pidfile: Pidfile?
+    private var children: [pid_t: ChildRecord] = [:]
+    private var health: [SlotKey: SlotHealth] = [:]
+    private var generation = 1
+    private var workerCount: Int
+    private var phase = MasterPhase.running
+    private var exitCode: Int32 = 0
+
+    /// A child that stays up this long has its crash count reset.
+    private let stableAfter: Int64 = 10_000_000_000
+    /// Boot failures in a row of every slot before the master gives up.
+    private let giveUpAfter = 5
+
+    /// The signals the master handles; blocked before any thread exists.
+    static let handledSignals: [Int32] = [
+        SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR1,
+    ]
+
+    init(config: Configuration, configPath: String, signals: SignalReceiver) {
+        self.config = config
+        self.configPath = configPath
+        self.signals = signals
+        workerCount = config.workers
+        logger = Logger(
+            level: config.logLevel, format: config.logFormat, path: config.logFile,
+            context: [("role", "master"), ("pid", String(getpid()))])
+    }
+
+    /// Runs the master until it has drained or terminated.
+    ///
+    /// - Returns: The exit code: 0 after a clean drain.
+    func run() -> Int32 {
+        guard start() else { return 1 }
+        while !(phase != .running && children.isEmpty) {
+            waitForEvents()
+            handleSignals()
+            reap()
+            startDueChildren()
+            enforceDeadline()
+        }
+        shutdown()
+        return exitCode
+    }
+
+    // MARK: start and stop
+
+    private func start() -> Bool {
+        if let path = config.pidfile {
+            do {
+                pidfile = try Pidfile(path: path)
+            } catch {
+                logger.error("cannot start", [("error", error.description)])
+                return false
+            }
+        }
+        for name in SharedMemoryJanitor.removeStale() {
+            logger.warning("removed stale shared memory of a dead master", [("name", name)])
+        }
+        let name = SharedMemoryJanitor.segmentName(queue: config.queue, pid: getpid())
+        do {
+            rate = try RateSegment.create(name: name, rate: config.rate, burst: config.burst)
+        } catch {
+            logger.error("cannot create the rate segment", [("error", error.description)])
+            pidfile?.remove()
+            return false
+        }
+        logger.info("master started", [
+            ("queue", config.queue), ("workers", String(workerCount)),
+            ("monitors", String(config.monitors)), ("rate", String(config.rate)),
+            ("burst", String(config.burst)), ("config", configPath),
+        ])
+        return true
+    }
+
+    private func shutdown() {
+        rate?.unlink()
+        pidfile?.remove()
+        logger.info("master stopped", [("exit_code", String(exitCode))])
+    }
+
+    // MARK: events
+
+    private func waitForEvents() {
+        var fds = [pollfd(fd: signals.fileDescriptor, events: Int16(POLLIN), revents: 0)]
+        let records = Array(children.values)
+        for record in records {
+            fds.append(pollfd(fd: record.statusFD, events: Int16(POLLIN), revents: 0))
+        }
+        let count = poll(&fds, nfds_t(fds.count), nextTimeout())
+        guard count > 0 else { return }
+        for (index, record) in records.enumerated() where fds[index + 1].revents != 0 {
+            readStatus(of: record.pid)
+        }
+    }
+
+    /// Milliseconds until the next restart or deadline, or -1 for none.
+    private func nextTimeout() -> Int32 {
+        var next: Int64 = .max
+        if phase == .running {
+            for key in missingSlots() { next = min(next, health[key]?.nextStart ?? 0) }
+        }
+        switch phase {
+        case .draining(let deadline), .terminating(let deadline):
+            if children.values.contains(where: { !$0.killed }) { next = min(next, deadline) }
+        case .running: break
+        }
+        if next == .max { return -1 }
+        let remaining = (next - Monotonic.now()) / 1_000_000 + 1
+        return Int32(max(0, min(remaining, 60_000)))
+    }
+
+    private func readStatus(of pid: pid_t) {
+        guard var record = children[pid] else { return }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = read(record.statusFD, &buffer, buffer.count)
+        if count > 0, !record.ready {
+            record.ready = true
+            children[pid] = record
+            logger.debug("child ready", fields(record))
+            retireOldGenerationIfReady()
+        } else if count == 0 {
+            // The child closed its status pipe: it is exiting; SIGCHLD follows.
+            close(record.statusFD)
+            record.statusFD = -1
+            children[pid] = record
+        }
+    }
+
+    private func handleSignals() {
+        for signal in signals.drain() {
+            if signal != SIGCHLD {
+                logger.info("signal received", [("signal", SignalReceiver.name(signal))])
+            }
+            switch signal {
+            case SIGTERM, SIGINT: beginDrain()
+            case SIGQUIT: beginTerminate()
+            case SIGHUP: reload()
+            case SIGTTIN: resizeWorkers(by: 1)
+            case SIGTTOU: resizeWorkers(by: -1)
+            case SIGUSR1: reopenLogs()
+            default: break  // SIGCHLD: every loop turn reaps.
+            }
+        }
+    }
+
+    // MARK: children
+
+    private func missingSlots() -> [SlotKey] {
+        var wanted = (0..<workerCount).map { SlotKey(role: .worker, slot: $0) }
+        wanted += (0..<config.monitors).map { SlotKey(role: .monitor, slot: $0) }
+        let present = Set(children.values.filter { $0.generation == generation }.map(\.key))
+        return wanted.filter { !present.contains($0) }
+    }
+
+    private func startDueChildren() {
+        guard phase == .running else { return }
+        let now = Monotonic.now()
+        for key in missingSlots() where (health[key]?.nextStart ?? 0) <= now {
+            launch(key)
+        }
+    }
+
+    private func launch(_ key: SlotKey) {
+        let workerID = "\(hostName()):\(getpid()):\(key.slot).\(generation)"
+        let handoff = ChildHandoff(
+            role: key.role, slot: key.slot, generation: generation, masterPID: getpid(),
+            workerID: workerID, rateSegment: rate?.name ?? "", config: config)
+        do {
+            let child = try ChildLauncher.launch(handoff)
+            let record = ChildRecord(
+                key: key, generation: generation, pid: child.pid, workerID: workerID,
+                handoffFD: child.handoffFD, statusFD: child.statusFD, startedAt: Monotonic.now())
+            children[child.pid] = record
+            logger.info("child started", fields(record))
+        } catch {
+            logger.error("cannot start child", [("slot", key.description), ("error", error.description)])
+            scheduleRestart(key, lived: 0)
+        }
+    }
+
+    /// Reaps every exited child.
+    private func reap() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            guard let record = children.removeValue(forKey: pid) else { continue }
+            childExited(record, status: status)
+        }
+    }
+
+    private func childExited(_ record: ChildRecord, status: Int32) {
+        close(record.handoffFD)
+        if record.statusFD >= 0 { close(record.statusFD) }
+        let exit = ExitStatus(status)
+        var info = fields(record) + exit.fields
+        info.append(("uptime_ms", String((Monotonic.now() - record.startedAt) / 1_000_000)))
+        let clean = exit == .exited(0)
+        clean ? logger.info("child exited", info) : logger.error("child exited", info)
+        if rate?.release(heldBy: record.pid) == true {
+            logger.warning("released the rate lock held by a dead child", fields(record))
+        }
+        if record.key.role == .worker, !clean { returnJobs(of: record) }
+        if exit == .exited(exitConfigError) {
+            logger.error("child cannot run with this configuration; stopping", fields(record))
+            exitCode = exitConfigError
+            beginDrain()
+            return
+        }
+        guard phase == .running, !record.stopping, record.generation == generation else {
+            if phase == .running, record.stopping, record.generation != generation {
+                retireOldGenerationIfReady()
+            }
+            return
+        }
+        let lived = Monotonic.now() - record.startedAt
+        scheduleRestart(record.key, lived: record.ready ? lived : 0)
+    }
+
+    /// Schedules a slot's restart with exponential backoff; gives up when every slot keeps failing.
+    private func scheduleRestart(_ key: SlotKey, lived: Int64) {
+        var entry = health[key] ?? SlotHealth()
+        entry.failures = lived >= stableAfter ? 1 : entry.failures + 1
+        let delay = min(100_000_000 << min(entry.failures - 1, 9), 30_000_000_000)
+        entry.nextStart = Monotonic.now() + Int64(delay)
+        health[key] = entry
+        logger.info("child restart scheduled", [
+            ("slot", key.description), ("failures", String(entry.failures)),
+            ("delay_ms", String(delay / 1_000_000)),
+        ])
+        let allFailing = missingSlots().count == workerCount + config.monitors
+            && health.values.allSatisfy { $0.failures >= giveUpAfter }
+            && health.count >= workerCount + config.monitors
+        if allFailing {
+            logger.error("every child keeps failing to start; giving up", [("failures", String(giveUpAfter))])
+            exitCode = 1
+            beginTerminate()
+        }
+    }
+
+    /// Gives the in-flight jobs of a worker that died back to the queue at once.
+    private func returnJobs(of record: ChildRecord) {
+        do {
+            let session = WorkerSession(
+                workerID: record.workerID, keys: try QueueKeys(name: config.queue),
+                redis: config.redisOptions, retry: config.retryPolicy, heartbeatTTL: 1,
+                resultTTL: 1, eventsMaxLength: 1)
+            defer { session.disconnect() }
+            try session.unregister()
+            logger.info("returned the dead worker's jobs to the queue", fields(record))
+        } catch {
+            logger.warning(
+                "cannot return the dead worker's jobs now; a monitor will after its heartbeat expires",
+                fields(record) + [("error", "\(error)")])
+        }
+    }
+
+    private func signalChildren(_ signal: Int32, where include: (ChildRecord) -> Bool) {
+        for (pid, var record) in children where include(record) {
+            kill(pid, signal)
+            record.stopping = true
+            children[pid] = record
+        }
+    }
+
+    // MARK: drain, terminate, deadlines
+
+    private func beginDrain() {
+        guard phase == .running else { return }
+        phase = .draining(deadline: Monotonic.now() + Int64(config.drainDeadline * 1e9))
+        logger.info("draining", [("deadline_s", String(config.drainDeadline))])
+        signalChildren(SIGTERM) { $0.key.role == .worker }
+    }
+
+    private func beginTerminate() {
+        if case .terminating = phase { return }
+        phase = .terminating(deadline: Monotonic.now() + 5_000_000_000)
+        logger.info("terminating")
+        signalChildren(SIGQUIT) { _ in true }
+    }
+
+    private func enforceDeadline() {
+        switch phase {
+        case .running:
+            return
+        case .draining(let deadline), .terminating(let deadline):
+            // Monitors keep returning jobs until the last worker is gone.
+            if !children.values.contains(where: { $0.key.role == .worker }) {
+                signalChildren(SIGTERM) { $0.key.role == .monitor && !$0.stopping }
+            }
+            guard Monotonic.now() >= deadline else { return }
+            for (pid, var record) in children where !record.killed {
+                logger.warning("deadline passed; killing child", fields(record))
+                kill(pid, SIGKILL)
+                record.killed = true
+                children[pid] = record
+            }
+        }
+    }
+
+    // MARK: reload and resizing
+
+    private func reload() {
+        guard phase == .running else { return }
+        let next: Configuration
+        do {
+            next = try CredentialResolver.resolve(ConfigParser.load(path: configPath))
+        } catch {
+            logger.error("reload refused; keeping the running configuration", [("error", "\(error)")])
+            return
+        }
+        rate?.update(rate: next.rate, burst: next.burst)
+        logger.level = next.logLevel
+        logger.format = next.logFormat
+        logger.redirect(to: next.logFile)
+        var live = config
+        live.rate = next.rate
+        live.burst = next.burst
+        live.logLevel = next.logLevel
+        live.logFormat = next.logFormat
+        live.logFile = next.logFile
+        let restartNeeded = live != next
+        config = next
+        workerCount = next.workers
+        guard restartNeeded else {
+            logger.info("reload applied live", [("rate", String(next.rate)), ("burst", String(next.burst))])
+            return
+        }
+        generation += 1
+        health = [:]
+        logger.info("reload: starting a new generation", [("gen", String(generation))])
+        startDueChildren()
+    }
+
+    /// Once every child of the current generation is ready, drains the older ones.
+    private func retireOldGenerationIfReady() {
+        let current = children.values.filter { $0.generation == generation }
+        guard missingSlots().isEmpty, current.allSatisfy(\.ready) else { return }
+        let old = children.values.filter { $0.generation != generation && !$0.stopping }
+        guard !old.isEmpty else { return }
+        logger.info("new generation ready; draining the old one", [("gen", String(generation))])
+        signalChildren(SIGTERM) { $0.generation != self.generation }
+    }
+
+    private func resizeWorkers(by change: Int) {
+        guard phase == .running else { return }
+        let target = max(1, workerCount + change)
+        guard target != workerCount else {
+            logger.info("worker count unchanged; at least one worker runs", [("workers", String(workerCount))])
+            return
+        }
+        workerCount = target
+        logger.info("worker count changed", [("workers", String(workerCount))])
+        signalChildren(SIGTERM) { $0.key.role == .worker && $0.key.slot >= target }
+    }
+
+    private func reopenLogs() {
+        logger.reopen()
+        for pid in children.keys { kill(pid, SIGUSR1) }
+    }
+
+    private func fields(_ record: ChildRecord) -> [(String, String)] {
+        [("child.role", record.key.role.rawValue), ("child.slot", String(record.key.slot)),
+         ("child.gen", String(record.generation)), ("child.pid", String(record.pid))]
+    }
+
+    private func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// How a child ended, from its wait status.
+enum ExitStatus: Equatable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    init(_ status: Int32) {
+        let signal = status & 0x7f
+        self = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+    }
+
+    var fields: [(String, String)] {
+        switch self {
+        case .exited(let code): return [("exit_code", String(code))]
+        case .signaled(let signal): return [("signal", SignalReceiver.name(signal))]
+        }
+    }
+}

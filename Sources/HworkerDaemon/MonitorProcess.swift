@@ -1,0 +1,64 @@
+// The monitor: returns the jobs of workers whose heartbeat expired to the
+// queue, and moves delayed jobs (retries, scheduled sends) back to the queue
+// when they are due. It sleeps until the next delayed job is due, and never
+// longer than a second, so liveness checks run at least once a second.
+
+import HworkerQueue
+import HworkerRate
+import HworkerRedis
+
+/// One monitor process.
+final class MonitorProcess {
+    private let runtime: ChildRuntime
+    private let session: MonitorSession
+    private var log: Logger { runtime.logger }
+    private var redisDown = false
+
+    init(runtime: ChildRuntime, keys: QueueKeys) {
+        self.runtime = runtime
+        session = MonitorSession(keys: keys, redis: runtime.handoff.config.redisOptions)
+    }
+
+    /// Runs until asked to stop.
+    func run() -> Int32 {
+        runtime.reportReady()
+        log.info("monitor ready")
+        while runtime.stopRequest == nil {
+            let wait = pass()
+            runtime.wait(until: Monotonic.now() + wait)
+        }
+        log.info("monitor stopped")
+        return 0
+    }
+
+    /// One round of liveness checks and promotions.
+    ///
+    /// - Returns: Nanoseconds until the next round.
+    private func pass() -> Int64 {
+        let second: Int64 = 1_000_000_000
+        do {
+            let recovered = try session.recoverDeadWorkers()
+            if recovered > 0 {
+                log.warning("returned jobs of dead workers to the queue", [("jobs", String(recovered))])
+            }
+            var next: Int?
+            var moved = 0
+            repeat {
+                (moved, next) = try session.promoteDueJobs(limit: 1000)
+                if moved > 0 { log.debug("promoted due jobs", [("jobs", String(moved))]) }
+            } while moved == 1000
+            if redisDown {
+                redisDown = false
+                log.info("redis reachable again")
+            }
+            return min(second, Int64(next ?? 1000) * 1_000_000)
+        } catch {
+            if !redisDown || !error.isConnectionLost {
+                log.error("redis unreachable; retrying", [("error", error.description)])
+            }
+            redisDown = error.isConnectionLost
+            session.disconnect()
+            return Int64(Double(second) * Double.random(in: 0.5...1.5))
+        }
+    }
+}

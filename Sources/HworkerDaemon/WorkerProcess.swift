@@ -1,0 +1,227 @@
+// The worker: takes one job at a time and sends it.
+//
+// Loop: refresh the heartbeat and block on BLMOVE (queue -> own in-flight
+// list) while also watching signals and the master; decode and validate the
+// job; reserve its recipients in the shared rate segment and sleep until
+// they are due; send; end the job with one script (acknowledge, retry or
+// dead letter). A drain finishes the job in hand; a terminate gives it back.
+// When Redis fails, the worker logs once per outage, reconnects with backoff
+// and jitter, and finishes the ending of the job it held before taking more.
+
+import Glibc
+import HworkerQueue
+import HworkerRate
+import HworkerRedis
+
+/// A job that was taken and has an outcome that still has to reach Redis.
+private enum PendingEnd {
+    case acknowledge(raw: [UInt8], job: Job, messageID: String, elapsed: Int)
+    case fail(raw: [UInt8], jobID: String, payload: String?, failure: SendFailure)
+}
+
+/// One worker process.
+final class WorkerProcess {
+    private let runtime: ChildRuntime
+    private let session: WorkerSession
+    private let rate: RateSegment
+    private let transport: MailTransport
+    private let config: Configuration
+    private var log: Logger { runtime.logger }
+    private var redisDown = false
+    private var lastHeartbeat: Int64 = 0
+
+    /// How long one blocking take waits before the loop refreshes the heartbeat;
+    /// shorter than Redis's command timeout, so a quiet queue never looks like a dead server.
+    private var takeTimeout: Double { min(2, config.heartbeatTimeout / 4) }
+
+    init(runtime: ChildRuntime, keys: QueueKeys, rate: RateSegment, transport: MailTransport) {
+        self.runtime = runtime
+        self.rate = rate
+        self.transport = transport
+        config = runtime.handoff.config
+        session = WorkerSession(
+            workerID: runtime.handoff.workerID, keys: keys, redis: config.redisOptions,
+            retry: config.retryPolicy, heartbeatTTL: Int(config.heartbeatTimeout * 1000),
+            resultTTL: Int(config.resultTTL), eventsMaxLength: config.eventsMax)
+    }
+
+    /// Runs until drained or terminated.
+    func run() -> Int32 {
+        guard withRedis(until: [.drain, .terminate], { () throws(RedisError) in
+            let recovered = try session.register()
+            if recovered > 0 {
+                log.warning("returned jobs of a previous worker", [("jobs", String(recovered))])
+            }
+        }) else { return 0 }
+        runtime.reportReady()
+        log.info("worker ready", [("worker.id", session.workerID)])
+        while runtime.stopRequest == nil {
+            guard let raw = take() else { continue }
+            let end = process(raw)
+            finish(end)
+        }
+        unregister()
+        return 0
+    }
+
+    /// Blocks until a job arrives, the take times out or a stop is requested.
+    private func take() -> [UInt8]? {
+        var result: [UInt8]?
+        let ok = withRedis(until: [.drain, .terminate]) { () throws(RedisError) in
+            try session.startTake(timeout: takeTimeout)
+            lastHeartbeat = Monotonic.now()
+            let fd = try session.connected().fileDescriptor
+            try session.finishHeartbeat()
+            if !session.takeAnswerBuffered, runtime.wait(until: nil, orReadable: fd) == .stopped {
+                // A job may land in our in-flight list after we hang up;
+                // unregistering gives it back.
+                session.disconnect()
+                return
+            }
+            result = try session.finishTake()
+        }
+        return ok ? result : nil
+    }
+
+    /// Decides the outcome of one job: decode, validate, wait for the rate, send.
+    private func process(_ raw: [UInt8]) -> PendingEnd {
+        let job: Job
+        do {
+            job = try Job.decode(raw)
+        } catch {
+            let failure = SendFailure(action: .dead, code: "malformed", message: error.description)
+            return .fail(raw: raw, jobID: Job.derivedID(raw), payload: nil, failure: failure)
+        }
+        let email: EmailMessage
+        do {
+            email = try job.email.validated(defaultFrom: config.from)
+        } catch {
+            let failure = SendFailure(
+                action: .dead, code: "invalid", message: "invalid job: email.\(error.field): \(error.reason)")
+            return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
+        }
+        let due = rate.reserve(recipients: email.recipients.count)
+        if !waitForRate(until: due) {
+            let failure = SendFailure(action: .throttle, code: "terminated", message: "worker terminated before sending")
+            return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
+        }
+        let started = Monotonic.now()
+        switch transport.send(email) {
+        case .success(let messageID):
+            let elapsed = Int((Monotonic.now() - started) / 1_000_000)
+            return .acknowledge(raw: raw, job: job, messageID: messageID, elapsed: elapsed)
+        case .failure(let failure):
+            return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
+        }
+    }
+
+    /// Sleeps until the rate allows the send, refreshing the heartbeat on
+    /// long waits; a drain keeps waiting (the job is in hand), a terminate does not.
+    private func waitForRate(until due: Int64) -> Bool {
+        let refresh = Int64(config.heartbeatTimeout * 1e9 / 3)
+        while Monotonic.now() < due {
+            let next = min(due, lastHeartbeat + refresh)
+            if runtime.wait(until: next, interruptedBy: [.terminate]) == .stopped { return false }
+            if Monotonic.now() >= lastHeartbeat + refresh {
+                withRedis(until: [.terminate]) { () throws(RedisError) in try session.heartbeat() }
+                lastHeartbeat = Monotonic.now()
+            }
+        }
+        return true
+    }
+
+    /// Records a job's outcome in Redis, retrying through outages until it lands.
+    private func finish(_ end: PendingEnd) {
+        while true {
+            let ok = withRedis(until: [.terminate]) { () throws(RedisError) in try record(end) }
+            if ok { return }
+            if runtime.stopRequest == .terminate {
+                log.error("job outcome not recorded; the job stays in flight and a monitor will return it")
+                return
+            }
+        }
+    }
+
+    private func record(_ end: PendingEnd) throws(RedisError) {
+        switch end {
+        case .acknowledge(let raw, let job, let messageID, let elapsed):
+            try session.acknowledge(raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsed)
+            log.info("sent", [
+                ("job.id", job.id), ("recipients", String(job.email.recipients.count)),
+                ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
+            ])
+        case .fail(let raw, let jobID, let payload, let failure):
+            let outcome = try session.fail(
+                raw: raw, jobID: jobID, payload: payload, mode: mode(failure.action),
+                reason: failure.message, code: failure.code, jitter: Double.random(in: 0..<1),
+                throttleDelay: pauseDelay(failure.action))
+            logOutcome(outcome, jobID: jobID, failure: failure)
+        }
+    }
+
+    private func mode(_ action: FailureAction) -> FailureMode {
+        switch action {
+        case .retry: return .retry
+        case .throttle, .pause: return .throttle
+        case .dead: return .dead
+        }
+    }
+
+    private func pauseDelay(_ action: FailureAction) -> Double? {
+        if case .pause(let seconds) = action { return seconds }
+        return nil
+    }
+
+    private func logOutcome(_ outcome: FailureOutcome, jobID: String, failure: SendFailure) {
+        let fields = [("job.id", jobID), ("ses.code", failure.code), ("reason", failure.message)]
+        switch outcome {
+        case .retried(let attempts, let delay):
+            if case .pause = failure.action {
+                log.error("sending refused by SES; job kept for later", fields)
+            }
+            log.info("retry", fields + [("attempts", String(attempts)), ("delay_ms", String(delay))])
+        case .dead(let attempts):
+            log.warning("dead", fields + [("attempts", String(attempts))])
+        }
+    }
+
+    private func unregister() {
+        let ok = withRedis(until: [.terminate]) { () throws(RedisError) in try session.unregister() }
+        log.info("worker stopped", [("clean", ok ? "true" : "false")])
+    }
+
+    /// Runs `body`, reconnecting with backoff while Redis is unreachable.
+    ///
+    /// - Parameters:
+    ///   - interruptions: The stop requests that end the retries.
+    ///   - body: The Redis work.
+    /// - Returns: false when a stop request ended the retries.
+    @discardableResult
+    private func withRedis(
+        until interruptions: Set<StopRequest>, _ body: () throws(RedisError) -> Void
+    ) -> Bool {
+        var delay = 0.1
+        while true {
+            do {
+                try body()
+                if redisDown {
+                    redisDown = false
+                    log.info("redis reachable again")
+                }
+                return true
+            } catch {
+                if !error.isConnectionLost {
+                    log.error("redis error", [("error", error.description)])
+                } else if !redisDown {
+                    redisDown = true
+                    log.error("redis unreachable; retrying", [("error", error.description)])
+                }
+                session.disconnect()
+            }
+            let pause = delay * Double.random(in: 0.5...1.0)
+            let deadline = Monotonic.now() + Int64(pause * 1e9)
+            if runtime.wait(until: deadline, interruptedBy: interruptions) == .stopped { return false }
+            delay = min(delay * 2, 5)
+        }
+    }
+}
