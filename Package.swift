@@ -34,10 +34,14 @@ let package = Package(
         ),
         .executableTarget(name: "hworker-ses", dependencies: ["HworkerDaemon"]),
 
+        .target(
+            name: "HworkerTestSupport", dependencies: ["HworkerRedis"],
+            path: "Tests/HworkerTestSupport"),
         .testTarget(name: "HworkerMailTests", dependencies: ["HworkerMail"]),
         .testTarget(name: "HworkerSESTests", dependencies: ["HworkerSES"]),
-        .testTarget(name: "HworkerQueueTests", dependencies: ["HworkerQueue"]),
-        .testTarget(name: "HworkerRateTests", dependencies: ["HworkerRate"]),
-        .testTarget(name: "HworkerDaemonTests", dependencies: ["HworkerDaemon"]),
+        .testTarget(name: "HworkerQueueTests", dependencies: ["HworkerQueue", "HworkerTestSupport"]),
+        .testTarget(name: "HworkerRateTests", dependencies: ["HworkerRate", "HworkerTestSupport"]),
+        .testTarget(
+            name: "HworkerDaemonTests", dependencies: ["HworkerDaemon", "HworkerTestSupport"]),
     ]
 )
