@@ -22,11 +22,10 @@ struct SharedCredentialsFile {
     init(parsing text: String, path: String) throws(AWSCredentialsError) {
         var section: String?
         var hasKey = false
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false)
-            .enumerated()
-        {
+        // `\r\n` is one Character, and a newline like `\n` and `\r`.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        for (offset, line) in lines.enumerated() {
             let number = offset + 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             let content = line.trimmingWhitespace
             if content.isEmpty || content.hasPrefix("#") || content.hasPrefix(";") { continue }
 
