@@ -28,6 +28,9 @@ extension EmailMessage {
     /// The longest SES tag name or value.
     public static let maximumTagLength = 256
 
+    /// The longest extra header name, so that `Name: ` fits on a 78-column line.
+    public static let maximumHeaderNameLength = 76
+
     /// The longest SES configuration set name.
     public static let maximumConfigurationSetLength = 64
 
@@ -144,6 +147,11 @@ extension EmailMessage {
         let name = header.name
         try checkHeaderText(name, field: "\(field).name")
         if name.isEmpty { throw EmailValidationError(field: "\(field).name", reason: .empty) }
+        if name.count > maximumHeaderNameLength {
+            throw EmailValidationError(
+                field: "\(field).name",
+                reason: .tooLong(length: name.count, limit: maximumHeaderNameLength))
+        }
         // RFC 5322 field-name: printable ASCII except the colon.
         if let bad = name.first(where: { !($0.isASCII && $0 != ":" && $0 > " " && $0 < "\u{7F}") })
         {

@@ -111,6 +111,8 @@ import Testing
         #expect(reason(message)?.reason == .invalidCharacter(":"))
         message.headers = [.init(name: "", value: "v")]
         #expect(reason(message)?.reason == .empty)
+        message.headers = [.init(name: String(repeating: "X", count: 77), value: "v")]
+        #expect(reason(message)?.reason == .tooLong(length: 77, limit: 76))
         message.headers = [.init(name: "Ünicode", value: "v")]
         #expect(reason(message)?.reason == .invalidCharacter("Ü"))
     }

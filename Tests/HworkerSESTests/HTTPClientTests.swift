@@ -5,6 +5,7 @@ import Testing
 @Suite struct HTTPClientTests {
     @Test func postSendsLengthWithoutExpectOrChunking() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let client = try HTTPClient()
         let body = [UInt8](repeating: 0x61, count: 200_000)  // large enough for curl to Expect
         let response = try client.perform(
@@ -33,6 +34,7 @@ import Testing
 
     @Test func emptyPostStillSendsContentLength() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         _ = try HTTPClient().perform(HTTPRequest(method: "POST", url: stub.url + "/"))
         let request = try #require(try stub.requests().first)
         #expect(request.header("Content-Length") == ["0"])
@@ -41,6 +43,7 @@ import Testing
 
     @Test func connectionIsKeptAliveBetweenRequests() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let client = try HTTPClient()
         for method in ["GET", "POST", "GET", "PUT"] {
             let response = try client.perform(
@@ -55,6 +58,7 @@ import Testing
 
     @Test func errorStatusesAreResponsesNotErrors() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         try stub.respond([(503, [("x-amzn-ErrorType", "ServiceUnavailable")], "busy", 0)])
         let response = try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
         #expect(response.status == 503)
@@ -64,6 +68,7 @@ import Testing
 
     @Test func requestTimeoutIsATransportError() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         try stub.respond([(200, [], "late", 3000)])
         let client = try HTTPClient(options: .init(requestTimeout: .milliseconds(300)))
         let start = Date()
@@ -85,6 +90,7 @@ import Testing
 
     @Test func oversizedAnswerIsRefused() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         try stub.respond([(200, [], String(repeating: "x", count: 10_000), 0)])
         let client = try HTTPClient(options: .init(maximumResponseBytes: 1000))
         let error = #expect(throws: HTTPClientError.self) {

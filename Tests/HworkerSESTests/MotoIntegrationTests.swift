@@ -11,6 +11,7 @@ import Testing
 
     @Test func simpleMessagesAreStoredWithTheirFields() throws {
         let moto = try MotoServer()
+        defer { moto.stop() }
         let client = try moto.client()
         let marker = UUID().uuidString
 
@@ -47,6 +48,7 @@ import Testing
 
     @Test func renderedAndProducersRawMessagesAreStored() throws {
         let moto = try MotoServer()
+        defer { moto.stop() }
         let client = try moto.client()
         let attachment = (0..<5000).map { UInt8($0 % 256) }
         let rendered = try client.send(
@@ -88,6 +90,7 @@ import Testing
     @Test(.enabled(if: !usesExternalServer, "an external server may not check signatures"))
     func wrongSecretIsACredentialsError() throws {
         let moto = try MotoServer()
+        defer { moto.stop() }
         var wrong = moto.credentials
         wrong.secretAccessKey = String(wrong.secretAccessKey.reversed())
         let error = #expect(throws: SESError.self) {
@@ -109,6 +112,7 @@ import Testing
 
     @Test func unverifiedSenderIsRejectedPermanently() throws {
         let moto = try MotoServer()
+        defer { moto.stop() }
         let error = #expect(throws: SESError.self) {
             try moto.client().send(
                 EmailMessage(
@@ -122,6 +126,7 @@ import Testing
 
     @Test func sendQuotaIsReadOverTheV1API() throws {
         let moto = try MotoServer()
+        defer { moto.stop() }
         let client = try moto.client()
         let quota = try client.getSendQuota()
         #expect(quota.max24HourSend == 200)

@@ -26,6 +26,7 @@ import Testing
 
     @Test func simpleMessageIsSignedAndShapedForSESv2() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let message = EmailMessage(
             from: "Jürgen <j@example.com>", to: ["a@example.com"], cc: ["C <c@bücher.example>"],
             bcc: ["b@example.com"], replyTo: ["r@example.com"], subject: "Grüße 😀",
@@ -72,6 +73,7 @@ import Testing
 
     @Test func attachmentsOrHeadersMakeARenderedRawMessage() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let message = EmailMessage(
             from: "s@example.com", to: ["a@example.com"], bcc: ["hidden@example.com"],
             replyTo: ["r@example.com"], subject: "With file", text: "see attached",
@@ -99,6 +101,7 @@ import Testing
 
     @Test func producersRawMessageGoesUnchangedWithoutDestination() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let raw = Array(
             "From: s@example.com\r\nTo: a@example.com\r\nSubject: raw\r\n\r\nbody\r\n".utf8)
         _ = try Self.client(stub).send(EmailMessage(raw: raw))
@@ -119,6 +122,7 @@ import Testing
 
     @Test func sessionTokenTravelsAndIsSigned() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let temporary = AWSCredentials(
             accessKeyId: "ASIATEMP", secretAccessKey: "s", sessionToken: "TOKEN123")
         _ = try Self.client(stub, credentials: temporary).getSendQuotaIgnoringErrors()
@@ -131,6 +135,7 @@ import Testing
 
     @Test func invalidMessageIsRefusedWithoutARequest() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let error = #expect(throws: SESError.self) {
             try Self.client(stub).send(
                 EmailMessage(from: "a@example.com", to: ["bob@"], subject: "s", text: "t"))
@@ -175,6 +180,7 @@ import Testing
         expected: SESError.Classification
     ) throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         try stub.respond([(status, headers, body, 0)])
         let error = #expect(throws: SESError.self) {
             try Self.client(stub).send(
@@ -188,6 +194,7 @@ import Testing
 
     @Test func echoedSecretsAreScrubbedFromErrors() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let echo = "signed with \(Self.credentials.secretAccessKey)"
         try stub.respond([
             (403, [("x-amzn-ErrorType", "SignatureDoesNotMatch")], #"{"message":"\#(echo)"}"#, 0)
@@ -202,6 +209,7 @@ import Testing
 
     @Test func unreadableSuccessIsTransient() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         try stub.respond([(200, [], "not json", 0)])
         let error = #expect(throws: SESError.self) {
             try Self.client(stub).send(
@@ -213,6 +221,7 @@ import Testing
 
     @Test func timeoutAndRefusalAreTransient() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         try stub.respond([(200, [], "{}", 3000)])
         let slow = try SESClient(
             configuration: .init(
@@ -234,6 +243,7 @@ import Testing
 
     @Test func accountAndQuotaAreRead() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let account = """
             {"SendQuota":{"Max24HourSend":50000.0,"MaxSendRate":14.0,"SentLast24Hours":12.0},
              "SendingEnabled":true,"ProductionAccessEnabled":true,"EnforcementStatus":"HEALTHY"}
@@ -277,6 +287,7 @@ import Testing
 
     @Test func v1ThrottlingFromGetSendQuotaIsClassified() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let xml =
             "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
             + "<Message>Maximum sending rate exceeded.</Message></Error><RequestId>x1</RequestId></ErrorResponse>"
@@ -289,6 +300,7 @@ import Testing
 
     @Test func credentialsCanBeReplacedBetweenCalls() throws {
         let stub = try StubServer()
+        defer { stub.stop() }
         let client = try Self.client(stub)
         client.credentials = AWSCredentials(accessKeyId: "AKIANEWKEY", secretAccessKey: "new")
         _ = try client.send(

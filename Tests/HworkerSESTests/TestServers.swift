@@ -121,6 +121,10 @@ final class StubServer {
     private let child: ChildProcess
     private let control: HTTPClient
 
+    /// Stops the server now; tests call this in a `defer` so that the server lives (and is
+    /// cleaned up) exactly as long as the test.
+    func stop() { child.stop() }
+
     init() throws {
         let output = Pipe()
         let script = PythonScript.directory.appendingPathComponent("http-stub.py").path
@@ -157,6 +161,10 @@ final class StubServer {
 }
 
 /// A moto server with SES signature checking on and a key that may use SES.
+///
+/// With HWORKER_TEST_MOTO_URL set, that server is used instead of a new one; it must
+/// accept the four unsigned set-up calls (for example, run without
+/// INITIAL_NO_AUTH_ACTION_COUNT), and tests that need signature checking are skipped.
 final class MotoServer {
     /// The sender address verified during set-up.
     static let sender = "sender@hworker.example"
@@ -204,9 +212,12 @@ final class MotoServer {
     }
 
     deinit {
-        child?.stop()
+        stop()
         if let logDirectory { try? FileManager.default.removeItem(at: logDirectory) }
     }
+
+    /// Stops a server this object started; tests call this in a `defer`.
+    func stop() { child?.stop() }
 
     /// A client for this server.
     func client(credentials: AWSCredentials? = nil) throws -> SESClient {
