@@ -88,7 +88,8 @@ def vector(rng):
         token = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(100, 400)))
     region = rng.choice(REGIONS)
     service = rng.choice(["ses", "ses", "email", "service"])
-    when = datetime.datetime(2010, 1, 1) + datetime.timedelta(seconds=rng.randrange(25 * 365 * 86400))
+    offset = datetime.timedelta(seconds=rng.randrange(25 * 365 * 86400))
+    when = datetime.datetime(2010, 1, 1) + offset
 
     request = botocore.awsrequest.AWSRequest(method=method, url=url, data=data, headers=headers)
     credentials = botocore.credentials.Credentials(key_id, secret, token)

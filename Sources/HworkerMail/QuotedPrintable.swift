@@ -4,10 +4,10 @@
 // nearly the same size. Line breaks in the input (CRLF, LF or a lone CR) all
 // become CRLF hard breaks, and the output ends with one only if the input did,
 // so that a decoder gets the text back exactly (up to line-break style). Lines
-// are cut with soft breaks so that no encoded line exceeds 76 characters. `=` and bytes outside printable ASCII are
-// escaped, and so is whitespace at the end of a line, which transports may
-// strip. The output never contains the sequence `=_`, so it cannot collide
-// with the renderer's boundaries.
+// are cut with soft breaks so that no encoded line exceeds 76 characters. `=`
+// and bytes outside printable ASCII are escaped, and so is whitespace at the
+// end of a line, which transports may strip. The output never contains the
+// sequence `=_`, so it cannot collide with the renderer's boundaries.
 
 /// Quoted-printable encoding of text bodies.
 enum QuotedPrintable {

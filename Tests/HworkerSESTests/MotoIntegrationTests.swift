@@ -80,7 +80,8 @@ import Testing
         #expect(files.first?["data"] == Data(attachment).base64EncodedString())
 
         let raw =
-            "From: \(MotoServer.sender)\r\nTo: raw-to@example.com\r\nSubject: Raw\r\n\r\nRaw body\r\n"
+            "From: \(MotoServer.sender)\r\nTo: raw-to@example.com\r\nSubject: Raw\r\n"
+            + "\r\nRaw body\r\n"
         let producer = try client.send(EmailMessage(raw: Array(raw.utf8)))
         let stored = try #require(try moto.record("RawMessage", id: producer.messageId))
         #expect(stored["raw_data"] as? String == raw)

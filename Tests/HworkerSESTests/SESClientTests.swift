@@ -290,7 +290,8 @@ import Testing
         defer { stub.stop() }
         let xml =
             "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-            + "<Message>Maximum sending rate exceeded.</Message></Error><RequestId>x1</RequestId></ErrorResponse>"
+            + "<Message>Maximum sending rate exceeded.</Message></Error>"
+            + "<RequestId>x1</RequestId></ErrorResponse>"
         try stub.respond([(400, [("Content-Type", "text/xml")], xml, 0)])
         let error = #expect(throws: SESError.self) { try Self.client(stub).getSendQuota() }
         #expect(error?.code == "Throttling")

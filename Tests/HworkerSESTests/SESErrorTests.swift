@@ -83,7 +83,8 @@ import Testing
             HTTPResponse(
                 status: 400,
                 body: Array(
-                    #"{"__type":"com.amazonaws.ses#TooManyRequestsException","Message":"slow down"}"#
+                    #"{"__type":"com.amazonaws.ses#TooManyRequestsException","#
+                        + #""Message":"slow down"}"#
                         .utf8)),
             operation: "SendEmail")
         #expect(typed.code == "TooManyRequestsException")
@@ -127,7 +128,8 @@ import Testing
 
     @Test func v1XMLEntitiesAreDecoded() {
         let xml =
-            "<ErrorResponse><Error><Code>MessageRejected</Code><Message>Address &lt;a@b.c&gt; &amp; "
+            "<ErrorResponse><Error><Code>MessageRejected</Code>"
+            + "<Message>Address &lt;a@b.c&gt; &amp; "
             + "&#x263A; &quot;x&quot;</Message></Error></ErrorResponse>"
         let error = SESError.fromResponse(
             HTTPResponse(status: 400, body: Array(xml.utf8)), operation: "SendEmail")
