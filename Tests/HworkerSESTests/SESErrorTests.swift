@@ -79,14 +79,11 @@ import Testing
     }
 
     @Test func v2ErrorFallsBackToTheJSONBody() {
+        let json =
+            #"{"__type":"com.amazonaws.ses#TooManyRequestsException","#
+            + #""Message":"slow down"}"#
         let typed = SESError.fromResponse(
-            HTTPResponse(
-                status: 400,
-                body: Array(
-                    #"{"__type":"com.amazonaws.ses#TooManyRequestsException","#
-                        + #""Message":"slow down"}"#
-                        .utf8)),
-            operation: "SendEmail")
+            HTTPResponse(status: 400, body: Array(json.utf8)), operation: "SendEmail")
         #expect(typed.code == "TooManyRequestsException")
         #expect(typed.message == "slow down")
         #expect(typed.classification == .throttled)
