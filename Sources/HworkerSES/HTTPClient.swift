@@ -101,19 +101,27 @@ public final class HTTPClient {
         var headerList = HeaderList(Self.wireHeaders(for: request))
         defer { headerList.free() }
 
-        var code = withExtendedLifetime(sink) {
+        // The sink and the body must outlive curl_easy_perform, which calls back into them.
+        var failure: (call: String, code: CURLcode)?
+        withExtendedLifetime(sink) {
             let context = Unmanaged.passUnretained(sink).toOpaque()
-            return request.body.withUnsafeBytes { body in
-                let result = configure(
-                    request, headers: headerList.pointer, context: context, body: body)
-                guard result == CURLE_OK else { return result }
-                return curl_easy_perform(handle)
+            request.body.withUnsafeBytes { body in
+                var setter = OptionSetter(handle: handle)
+                configure(&setter, request, headers: headerList.pointer, context: context)
+                setMethod(&setter, request.method, body: body)
+                if let failed = setter.failure {
+                    failure = ("curl_easy_setopt(\(failed.option.rawValue))", failed.code)
+                    return
+                }
+                let code = curl_easy_perform(handle)
+                if code != CURLE_OK {
+                    failure = (
+                        "curl_easy_perform", sink.overflowed ? CURLE_FILESIZE_EXCEEDED : code
+                    )
+                }
             }
         }
-        if code != CURLE_OK {
-            if sink.overflowed { code = CURLE_FILESIZE_EXCEEDED }
-            throw error("curl_easy_perform", code)
-        }
+        if let failure { throw error(failure.call, failure.code) }
 
         var status = 0
         var connects = 0
@@ -135,69 +143,50 @@ public final class HTTPClient {
         return lines
     }
 
-    /// Sets every option for one request; the first failure is returned.
+    /// Sets every option for one request except the method.
     private func configure(
-        _ request: HTTPRequest, headers: UnsafeMutablePointer<curl_slist>?,
-        context: UnsafeMutableRawPointer, body: UnsafeRawBufferPointer
-    ) -> CURLcode {
-        var steps: [() -> CURLcode] = [
-            { hw_curl_set_pointer(self.handle, CURLOPT_ERRORBUFFER, self.errorBuffer) },
-            { hw_curl_set_string(self.handle, CURLOPT_URL, request.url) },
-            { hw_curl_set_string(self.handle, CURLOPT_PROTOCOLS_STR, "http,https") },
-            { hw_curl_set_long(self.handle, CURLOPT_NOSIGNAL, 1) },
-            { hw_curl_set_long(self.handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1) },
-            {
-                hw_curl_set_long(
-                    self.handle, CURLOPT_CONNECTTIMEOUT_MS,
-                    Self.milliseconds(self.options.connectTimeout))
-            },
-            {
-                hw_curl_set_long(
-                    self.handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(self.options.requestTimeout))
-            },
-            { hw_curl_set_long(self.handle, CURLOPT_TCP_KEEPALIVE, 1) },
-            { hw_curl_set_string(self.handle, CURLOPT_PROXY, self.options.proxy ?? "") },
-            { hw_curl_set_string(self.handle, CURLOPT_USERAGENT, self.options.userAgent) },
-            { hw_curl_set_slist(self.handle, CURLOPT_HTTPHEADER, headers) },
-            { hw_curl_set_write_function(self.handle, receiveBody) },
-            { hw_curl_set_pointer(self.handle, CURLOPT_WRITEDATA, context) },
-            { hw_curl_set_header_function(self.handle, receiveHeader) },
-            { hw_curl_set_pointer(self.handle, CURLOPT_HEADERDATA, context) },
-        ]
+        _ setter: inout OptionSetter, _ request: HTTPRequest,
+        headers: UnsafeMutablePointer<curl_slist>?, context: UnsafeMutableRawPointer
+    ) {
+        setter.set(CURLOPT_ERRORBUFFER, pointer: errorBuffer)
+        setter.set(CURLOPT_URL, string: request.url)
+        setter.set(CURLOPT_PROTOCOLS_STR, string: "http,https")
+        setter.set(CURLOPT_NOSIGNAL, 1)
+        setter.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
+        setter.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(options.connectTimeout))
+        setter.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(options.requestTimeout))
+        setter.set(CURLOPT_TCP_KEEPALIVE, 1)
+        setter.set(CURLOPT_PROXY, string: options.proxy ?? "")
         if options.proxy == nil {
-            steps.append { hw_curl_set_string(self.handle, CURLOPT_NOPROXY, "*") }
+            setter.set(CURLOPT_NOPROXY, string: "*")
         }
-        steps += methodSteps(request.method, body: body)
-        for step in steps {
-            let code = step()
-            if code != CURLE_OK { return code }
-        }
-        return CURLE_OK
+        setter.set(CURLOPT_USERAGENT, string: options.userAgent)
+        setter.set(CURLOPT_HTTPHEADER, list: headers)
+        setter.run(CURLOPT_WRITEFUNCTION) { hw_curl_set_write_function($0, receiveBody) }
+        setter.set(CURLOPT_WRITEDATA, pointer: context)
+        setter.run(CURLOPT_HEADERFUNCTION) { hw_curl_set_header_function($0, receiveHeader) }
+        setter.set(CURLOPT_HEADERDATA, pointer: context)
     }
 
-    /// The options that choose the method and hand libcurl the body without copying it.
-    private func methodSteps(_ method: String, body: UnsafeRawBufferPointer) -> [() -> CURLcode] {
+    /// Chooses the method and hands libcurl the body without copying it.
+    private func setMethod(
+        _ setter: inout OptionSetter, _ method: String, body: UnsafeRawBufferPointer
+    ) {
         switch method {
         case "GET":
-            return [{ hw_curl_set_long(self.handle, CURLOPT_HTTPGET, 1) }]
+            setter.set(CURLOPT_HTTPGET, 1)
         case "HEAD":
-            return [{ hw_curl_set_long(self.handle, CURLOPT_NOBODY, 1) }]
+            setter.set(CURLOPT_NOBODY, 1)
         default:
             // A zero-length body still needs a valid pointer, or libcurl reads from a callback.
             let pointer =
                 body.baseAddress.map(UnsafeMutableRawPointer.init(mutating:)) ?? emptyBodyAddress
-            var steps: [() -> CURLcode] = [
-                { hw_curl_set_long(self.handle, CURLOPT_POST, 1) },
-                {
-                    hw_curl_set_size(
-                        self.handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-                },
-                { hw_curl_set_pointer(self.handle, CURLOPT_POSTFIELDS, pointer) },
-            ]
+            setter.set(CURLOPT_POST, 1)
+            setter.set(CURLOPT_POSTFIELDSIZE_LARGE, size: curl_off_t(body.count))
+            setter.set(CURLOPT_POSTFIELDS, pointer: pointer)
             if method != "POST" {
-                steps.append { hw_curl_set_string(self.handle, CURLOPT_CUSTOMREQUEST, method) }
+                setter.set(CURLOPT_CUSTOMREQUEST, string: method)
             }
-            return steps
         }
     }
 
@@ -220,6 +209,50 @@ private let curlGlobalInitResult: Int32 = Int32(curl_global_init(Int(CURL_GLOBAL
 /// it is allocated once and never written, and libcurl only reads it.
 private nonisolated(unsafe) let emptyBodyAddress = UnsafeMutableRawPointer.allocate(
     byteCount: 1, alignment: 1)
+
+/// Sets options on an easy handle, remembering the first one that failed; later calls
+/// after a failure do nothing.
+private struct OptionSetter {
+    let handle: UnsafeMutableRawPointer
+    private(set) var failure: (option: CURLoption, code: CURLcode)?
+
+    init(handle: UnsafeMutableRawPointer) {
+        self.handle = handle
+    }
+
+    mutating func set(_ option: CURLoption, _ value: Int) {
+        record(option) { hw_curl_set_long($0, option, value) }
+    }
+
+    mutating func set(_ option: CURLoption, string: String) {
+        record(option) { hw_curl_set_string($0, option, string) }
+    }
+
+    mutating func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer) {
+        record(option) { hw_curl_set_pointer($0, option, pointer) }
+    }
+
+    mutating func set(_ option: CURLoption, list: UnsafeMutablePointer<curl_slist>?) {
+        record(option) { hw_curl_set_slist($0, option, list) }
+    }
+
+    mutating func set(_ option: CURLoption, size: curl_off_t) {
+        record(option) { hw_curl_set_size($0, option, size) }
+    }
+
+    /// Runs a setter of its own for `option` (the callbacks have typed wrappers).
+    mutating func run(_ option: CURLoption, _ call: (UnsafeMutableRawPointer) -> CURLcode) {
+        record(option, call)
+    }
+
+    private mutating func record(
+        _ option: CURLoption, _ call: (UnsafeMutableRawPointer) -> CURLcode
+    ) {
+        guard failure == nil else { return }
+        let code = call(handle)
+        if code != CURLE_OK { failure = (option, code) }
+    }
+}
 
 /// A curl_slist owned by one request.
 private struct HeaderList {
