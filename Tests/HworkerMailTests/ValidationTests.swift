@@ -1,3 +1,4 @@
+import Foundation
 import HworkerMail
 import Testing
 
@@ -20,6 +21,18 @@ import Testing
 
     @Test func goodMessagePassesUnchanged() throws {
         #expect(try Self.good.validated(defaultFrom: "other@example.com") == Self.good)
+    }
+
+    @Test func validatedMessageKeepsItsJSONWireForm() throws {
+        let json = Data(
+            #"{"to":["a@example.com"],"subject":"Hi","text":"t","tags":[{"name":"n","value":"v"}]}"#
+                .utf8)
+        let message = try JSONDecoder().decode(EmailMessage.self, from: json)
+        let checked = try message.validated(defaultFrom: "d@example.com")
+        let again = try JSONDecoder().decode(
+            EmailMessage.self, from: try JSONEncoder().encode(checked))
+        #expect(again == checked)
+        #expect(again.from == "d@example.com")
     }
 
     @Test func missingFromIsTakenFromTheDefault() throws {

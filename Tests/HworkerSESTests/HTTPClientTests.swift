@@ -99,6 +99,19 @@ import Testing
         #expect(error?.code == 63)  // CURLE_FILESIZE_EXCEEDED
     }
 
+    /// The stub stands in for the proxy: the request for a name that never resolves reaches
+    /// it in proxy form, so nothing leaves 127.0.0.1.
+    @Test func configuredProxyIsUsed() throws {
+        let proxy = try StubServer()
+        defer { proxy.stop() }
+        let client = try HTTPClient(options: .init(proxy: proxy.url))
+        let response = try client.perform(
+            HTTPRequest(method: "GET", url: "http://ses.example.invalid/v2/email/account"))
+        #expect(response.status == 200)
+        let request = try #require(try proxy.requests().first)
+        #expect(request.path == "http://ses.example.invalid/v2/email/account")
+    }
+
     @Test func onlyHTTPAndHTTPSAreAllowed() throws {
         let error = #expect(throws: HTTPClientError.self) {
             try HTTPClient().perform(HTTPRequest(method: "GET", url: "file:///etc/passwd"))
