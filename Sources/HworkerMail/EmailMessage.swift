@@ -103,7 +103,9 @@ extension EmailMessage {
         public var data: [UInt8]
 
         /// Creates an attachment.
-        public init(filename: String, contentType: String = "application/octet-stream", data: [UInt8]) {
+        public init(
+            filename: String, contentType: String = "application/octet-stream", data: [UInt8]
+        ) {
             self.filename = filename
             self.contentType = contentType
             self.data = data

@@ -24,6 +24,7 @@ CURLcode hw_curl_set_write_function(CURL *handle, hw_curl_write_fn function);
 CURLcode hw_curl_set_header_function(CURL *handle, hw_curl_write_fn function);
 
 CURLcode hw_curl_get_response_code(CURL *handle, long *code);
+CURLcode hw_curl_get_long(CURL *handle, CURLINFO info, long *value);
 
 // MARK: process control (prctl is variadic)
 
