@@ -15,7 +15,7 @@ import HworkerRedis
 
 /// A job that was taken and has an outcome that still has to reach Redis.
 private enum PendingEnd {
-    case acknowledge(raw: [UInt8], job: Job, messageID: String, elapsed: Int)
+    case acknowledge(raw: [UInt8], job: Job, messageID: String, elapsed: Int, startedMicroseconds: Int64)
     case fail(raw: [UInt8], jobID: String, payload: String?, failure: SendFailure)
 }
 
@@ -97,7 +97,7 @@ final class WorkerProcess {
             email = try job.email.validated(defaultFrom: config.from)
         } catch {
             let failure = SendFailure(
-                action: .dead, code: "invalid", message: "invalid job: email.\(error.field): \(error.reason)")
+                action: .dead, code: "invalid", message: "invalid job: email.\(error.field): \(error.reason.description)")
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
         let due = rate.reserve(recipients: email.recipients.count)
@@ -106,10 +106,13 @@ final class WorkerProcess {
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
         let started = Monotonic.now()
+        let startedMicroseconds = WallClock.microseconds()
         switch transport.send(email) {
         case .success(let messageID):
             let elapsed = Int((Monotonic.now() - started) / 1_000_000)
-            return .acknowledge(raw: raw, job: job, messageID: messageID, elapsed: elapsed)
+            return .acknowledge(
+                raw: raw, job: job, messageID: messageID, elapsed: elapsed,
+                startedMicroseconds: startedMicroseconds)
         case .failure(let failure):
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
@@ -144,8 +147,10 @@ final class WorkerProcess {
 
     private func record(_ end: PendingEnd) throws(RedisError) {
         switch end {
-        case .acknowledge(let raw, let job, let messageID, let elapsed):
-            try session.acknowledge(raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsed)
+        case .acknowledge(let raw, let job, let messageID, let elapsed, let started):
+            try session.acknowledge(
+                raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsed,
+                startedMicroseconds: started)
             log.info("sent", [
                 ("job.id", job.id), ("recipients", String(job.email.recipients.count)),
                 ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),

@@ -106,7 +106,7 @@ public final class MailQueue {
             // stand-in lets every other rule be checked now.
             _ = try email.validated(defaultFrom: email.from ?? "sender@example.invalid")
         } catch {
-            throw .invalid(field: "email." + error.field, reason: error.reason)
+            throw .invalid(field: "email." + error.field, reason: error.reason.description)
         }
         return Job(id: jobID, email: email, payload: payload)
     }

@@ -74,7 +74,7 @@ enum QueueScripts {
     /// its SES message id and publishes a `sent` event.
     /// KEYS: in-flight, attempts, result, stats, events, queue.
     /// ARGV: job bytes, job id, message id, result ttl s, events max length,
-    /// payload, recipients, elapsed ms.
+    /// payload, recipients, elapsed ms, send start (µs since the epoch, worker's clock).
     static let acknowledge = now + """
         local t = now_ms()
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
@@ -86,7 +86,8 @@ enum QueueScripts {
         redis.call('SET', KEYS[3], cjson.encode({message_id = ARGV[3], sent_at = t}), 'EX', ARGV[4])
         redis.call('HINCRBY', KEYS[4], 'sent', 1)
         redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'event', 'sent', 'job', ARGV[2],
-          'message_id', ARGV[3], 'payload', ARGV[6], 'recipients', ARGV[7], 'elapsed_ms', ARGV[8])
+          'message_id', ARGV[3], 'payload', ARGV[6], 'recipients', ARGV[7], 'elapsed_ms', ARGV[8],
+          'started_us', ARGV[9])
         return t
         """
 

@@ -171,9 +171,12 @@ public final class WorkerSession {
     ///   - job: The decoded job.
     ///   - messageID: The SES message id.
     ///   - elapsedMilliseconds: How long the send took.
+    ///   - startedMicroseconds: When the send started, in µs since the epoch on the
+    ///     worker's clock; rate checks read it from the events stream.
     /// - Throws: `RedisError`.
     public func acknowledge(
-        raw: [UInt8], job: Job, messageID: String, elapsedMilliseconds: Int
+        raw: [UInt8], job: Job, messageID: String, elapsedMilliseconds: Int,
+        startedMicroseconds: Int64 = 0
     ) throws(RedisError) {
         let keyList = [
             keys.inFlight(worker: workerID), keys.attempts, keys.result(job: job.id), keys.stats,
@@ -183,7 +186,7 @@ public final class WorkerSession {
             RedisArgument(bytes: raw), RedisArgument(job.id), RedisArgument(messageID),
             RedisArgument(resultTTL), RedisArgument(eventsMaxLength),
             RedisArgument(job.payload ?? ""), RedisArgument(job.email.recipients.count),
-            RedisArgument(elapsedMilliseconds),
+            RedisArgument(elapsedMilliseconds), RedisArgument(String(startedMicroseconds)),
         ]
         try acknowledgeScript.run(on: try connected(), keys: keyList, arguments: arguments)
     }

@@ -257,6 +257,16 @@ public enum Monotonic {
     }
 }
 
+/// Reading `CLOCK_REALTIME`, for timestamps other hosts and tools read.
+public enum WallClock {
+    /// Microseconds since the epoch.
+    public static func microseconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec) / 1_000
+    }
+}
+
 /// A failure to create or attach to the rate segment.
 public enum RateError: Error, Sendable, CustomStringConvertible {
     /// A system call failed.

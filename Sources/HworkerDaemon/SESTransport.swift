@@ -1,0 +1,52 @@
+// Sending through SES, and turning SES's answers into what the worker does
+// with the job (REFERENCE.md's error table): throttling is retried soon
+// without counting an attempt; a used-up daily quota, a paused account and
+// refused credentials keep the job for later instead of burning the queue
+// into dead letters; transient errors retry with backoff; permanent errors
+// are dead letters with SES's code and message.
+
+import HworkerQueue
+import HworkerSES
+
+/// A transport that sends with SES v2 SendEmail.
+final class SESTransport: MailTransport {
+    private let client: SESClient
+
+    /// How long a job waits when SES refuses to send anything for now.
+    static let pauseSeconds = 60.0
+
+    init(client: SESClient) {
+        self.client = client
+    }
+
+    func send(_ email: EmailMessage) -> Result<String, SendFailure> {
+        do {
+            return .success(try client.send(email).messageId)
+        } catch {
+            return .failure(Self.failure(for: error))
+        }
+    }
+
+    /// What to do with a job after `error`.
+    static func failure(for error: SESError) -> SendFailure {
+        let code = error.code ?? codeForKind(error.kind)
+        let action: FailureAction
+        switch error.classification {
+        case .throttled: action = .throttle
+        case .dailyQuotaExceeded, .paused, .credentials: action = .pause(seconds: pauseSeconds)
+        case .clock, .transient: action = .retry
+        case .permanent: action = .dead
+        }
+        return SendFailure(action: action, code: code, message: error.description)
+    }
+
+    private static func codeForKind(_ kind: SESError.Kind) -> String {
+        switch kind {
+        case .service(let status): return "HTTP\(status)"
+        case .transport: return "network"
+        case .malformedResponse: return "malformed-answer"
+        case .invalidMessage: return "invalid"
+        case .requestEncoding: return "encoding"
+        }
+    }
+}
