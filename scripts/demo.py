@@ -118,12 +118,9 @@ def check_message(job, record, kind_name):
     html = parsed.get_body(("html",))
     if m.get("html") and (html is None or html.get_content().strip() != m["html"]):
         problems.append("html body")
-    attached = {a.get_filename(): a.get_content() for a in parsed.iter_attachments()}
+    attached = {a.get_filename(): a.get_payload(decode=True) for a in parsed.iter_attachments()}
     for a in m.get("attachments", []):
-        content = attached.get(a["filename"])
-        if isinstance(content, str):
-            content = content.encode()
-        if content != base64.b64decode(a["data"]):
+        if attached.get(a["filename"]) != base64.b64decode(a["data"]):
             problems.append("attachment %s" % a["filename"])
     if "from_name" in job and job["from_name"] not in str(parsed["To"]):
         problems.append("display name %r" % str(parsed["To"]))

@@ -11,11 +11,14 @@
 //   - GCRA pacing: recipients are spaced 1/rate apart, with `burst` extra
 //     recipients allowed early after an idle period;
 //   - a sliding window: once rate + burst recipients were reserved, the next
-//     one waits until the oldest of them is more than one second (plus a 5 ms
+//     one waits until the oldest of them is more than one second (plus an 8 ms
 //     guard against scheduling jitter) old, so no one-second window ever
 //     holds more than floor(rate + burst) recipients.
 // A message to more recipients than a window holds is still sent: it waits
 // until the previous second is clear and borrows from the time after it.
+// Because a message's recipients count at once, messages to several
+// recipients pack into windows imperfectly; a burst at least as large as
+// the usual recipient count keeps the long-run rate at `rate`.
 //
 // The holder's PID is stored in the segment. Waiters never block for more
 // than a second at a time; when the holder is dead, one of them (or the
@@ -37,7 +40,7 @@ public final class RateSegment {
     public static let maxWindow = Int(HW_RATE_RING)
 
     /// The extra wait added to the one-second window, against scheduling jitter.
-    public static let windowGuard: Int64 = 5_000_000
+    public static let windowGuard: Int64 = 8_000_000
 
     private init(
         name: String, segment: UnsafeMutablePointer<hw_rate_segment>,
@@ -180,7 +183,8 @@ public final class RateSegment {
         let interval = 1e9 / rate
         let tolerance = Int64(s.pointee.burst * interval)
         let window = UInt64(max(1, (rate + s.pointee.burst).rounded(.down)))
-        var start = max(now, s.pointee.theoretical_ns - tolerance, s.pointee.last_ns)
+        let paced = max(now, s.pointee.theoretical_ns - tolerance)
+        var start = max(paced, s.pointee.last_ns)
 
         // The recipient `window` places before this message's last one (or
         // before its first, for a message larger than a window) must be more
@@ -196,7 +200,10 @@ public final class RateSegment {
             ring[Int((first + index) % UInt64(HW_RATE_RING))] = start
         }
         s.pointee.count = first + UInt64(count)
-        s.pointee.theoretical_ns = max(s.pointee.theoretical_ns, start) + Int64(Double(count) * interval)
+        // Pacing advances from its own schedule, not from a start the window
+        // pushed back, so that the two rules do not add up their delays.
+        s.pointee.theoretical_ns =
+            max(s.pointee.theoretical_ns, paced) + Int64(Double(count) * interval)
         s.pointee.last_ns = start
         if start > now { s.pointee.waits += 1 }
         return start
