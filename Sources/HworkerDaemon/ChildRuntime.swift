@@ -91,6 +91,7 @@ final class ChildRuntime {
             if poll(&fds, 3, timeout) < 0, errno != EINTR { return .deadline }
             if fds[0].revents != 0 { handleSignals() }
             if fds[1].revents != 0 { handleMasterPipe() }
+            if let stopRequest, interruptions.contains(stopRequest) { return .stopped }
             if fds[2].revents != 0 { return .readable }
         }
     }

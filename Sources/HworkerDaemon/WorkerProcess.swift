@@ -55,7 +55,10 @@ final class WorkerProcess {
         }) else { return 0 }
         runtime.reportReady()
         log.info("worker ready", [("worker.id", session.workerID)])
-        while runtime.stopRequest == nil {
+        while true {
+            // A stop that arrived during the last send ends the loop before the next take.
+            runtime.pollSignals()
+            if runtime.stopRequest != nil { break }
             guard let raw = take() else { continue }
             let end = process(raw)
             finish(end)
@@ -90,7 +93,7 @@ final class WorkerProcess {
             job = try Job.decode(raw)
         } catch {
             let failure = SendFailure(action: .dead, code: "malformed", message: error.description)
-            return .fail(raw: raw, jobID: Job.derivedID(raw), payload: nil, failure: failure)
+            return .fail(raw: raw, jobID: Job.bestID(raw), payload: nil, failure: failure)
         }
         let email: EmailMessage
         do {

@@ -86,6 +86,21 @@ extension Job {
         }
     }
 
+    /// The id to file bytes that are not a valid job under: their `id` when they
+    /// are a JSON object with a usable one, else the derived id.
+    ///
+    /// - Parameter raw: The bytes taken from the queue.
+    /// - Returns: The id for the dead letter.
+    public static func bestID(_ raw: [UInt8]) -> String {
+        struct IDOnly: Decodable { var id: String? }
+        if let found = try? JSONDecoder().decode(IDOnly.self, from: Data(raw)).id, !found.isEmpty,
+            found.utf8.count <= 200, !found.contains(where: \.isNewline)
+        {
+            return found
+        }
+        return derivedID(raw)
+    }
+
     /// The id of a job pushed without one, or of bytes that are not a job:
     /// `auto-` and a digest of the bytes, so the same bytes always get the same id.
     ///
