@@ -12,8 +12,10 @@ let package = Package(
     ],
     targets: [
         // C libraries from Debian, wrapped as system-library targets.
-        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Typed wrappers for variadic C functions, and the shared-memory atomics.
@@ -39,7 +41,8 @@ let package = Package(
             path: "Tests/HworkerTestSupport"),
         .testTarget(name: "HworkerMailTests", dependencies: ["HworkerMail"]),
         .testTarget(name: "HworkerSESTests", dependencies: ["HworkerSES"]),
-        .testTarget(name: "HworkerQueueTests", dependencies: ["HworkerQueue", "HworkerTestSupport"]),
+        .testTarget(
+            name: "HworkerQueueTests", dependencies: ["HworkerQueue", "HworkerTestSupport"]),
         .testTarget(name: "HworkerRateTests", dependencies: ["HworkerRate", "HworkerTestSupport"]),
         .testTarget(
             name: "HworkerDaemonTests", dependencies: ["HworkerDaemon", "HworkerTestSupport"]),

@@ -53,12 +53,13 @@ enum ChildLauncher {
             throw error
         }
         // The line is far below the pipe's capacity, so this write never blocks.
-        let line = handoff.encodedLine()
-        _ = line.withUnsafeBytes { write(handoffPipe.write, $0.baseAddress, $0.count) }
+        writeAll(handoffPipe.write, handoff.encodedLine())
         return LaunchedChild(pid: pid, handoffFD: handoffPipe.write, statusFD: statusPipe.read)
     }
 
-    private static func spawn(role: ChildRole, handoffFD: Int32, statusFD: Int32) throws(SystemError) -> pid_t {
+    private static func spawn(role: ChildRole, handoffFD: Int32, statusFD: Int32)
+        throws(SystemError) -> pid_t
+    {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -14,7 +14,7 @@ enum ChildMain {
             runtime = try ChildRuntime()
         } catch {
             let message = "hworker-ses: this command is started by the master only (\(error))\n"
-            _ = Array(message.utf8).withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            writeAll(2, Array(message.utf8))
             return 2
         }
         let config = runtime.handoff.config
@@ -33,7 +33,8 @@ enum ChildMain {
             do {
                 rate = try RateSegment.attach(name: runtime.handoff.rateSegment)
             } catch {
-                runtime.logger.error("cannot attach the rate segment", [("error", error.description)])
+                runtime.logger.error(
+                    "cannot attach the rate segment", [("error", error.description)])
                 return 1
             }
             let transport: MailTransport
@@ -43,7 +44,8 @@ enum ChildMain {
                 runtime.logger.error("cannot set up sending", [("error", "\(error)")])
                 return exitConfigError
             }
-            return WorkerProcess(runtime: runtime, keys: keys, rate: rate, transport: transport).run()
+            return WorkerProcess(runtime: runtime, keys: keys, rate: rate, transport: transport)
+                .run()
         }
     }
 }

@@ -59,8 +59,7 @@ final class ChildRuntime {
 
     /// Tells the master that this child is ready.
     func reportReady() {
-        let line = Array("ready\n".utf8)
-        _ = line.withUnsafeBytes { write(ChildDescriptor.status, $0.baseAddress, $0.count) }
+        writeAll(ChildDescriptor.status, Array("ready\n".utf8))
     }
 
     /// Waits until `deadline` (CLOCK_MONOTONIC ns), `fd` becoming readable, or
@@ -85,7 +84,9 @@ final class ChildRuntime {
             }
             var fds = [
                 pollfd(fd: signals.fileDescriptor, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: masterGone ? -1 : ChildDescriptor.handoff, events: Int16(POLLIN), revents: 0),
+                pollfd(
+                    fd: masterGone ? -1 : ChildDescriptor.handoff, events: Int16(POLLIN), revents: 0
+                ),
                 pollfd(fd: fd ?? -1, events: Int16(POLLIN), revents: 0),
             ]
             if poll(&fds, 3, timeout) < 0, errno != EINTR { return .deadline }
@@ -111,14 +112,16 @@ final class ChildRuntime {
     /// Sleeps out the last millisecond that `poll` cannot time precisely.
     private func sleepPrecisely(until deadline: Int64?) {
         guard let deadline else { return }
-        var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        var time = timespec(
+            tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &time, nil) == EINTR {}
     }
 
     private func handleSignals() {
         for signal in signals.drain() {
             switch signal {
-            case SIGTERM, SIGINT: requestStop(.drain, because: "signal " + SignalReceiver.name(signal))
+            case SIGTERM, SIGINT:
+                requestStop(.drain, because: "signal " + SignalReceiver.name(signal))
             case SIGQUIT: requestStop(.terminate, because: "signal QUIT")
             case SIGUSR1: logger.reopen()
             default: break  // HUP is the master's business; children ignore it.

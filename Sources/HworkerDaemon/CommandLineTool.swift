@@ -77,7 +77,8 @@ public enum CommandLineTool {
 
     private static func checkConfig(_ arguments: [String]) -> Int32 {
         var options = OptionReader(arguments)
-        guard let path = options.value("--config") ?? options.positional(), options.unknown.isEmpty else {
+        guard let path = options.value("--config") ?? options.positional(), options.unknown.isEmpty
+        else {
             printError("usage: hworker-ses check-config FILE\n")
             return exitUsage
         }
@@ -85,7 +86,9 @@ public enum CommandLineTool {
             let config = try ConfigParser.load(path: path)
             _ = try CredentialResolver.resolve(config)
             warnIfReadableByOthers(path, config)
-            return printOut("\(path): ok (queue \(config.queue), \(config.workers) workers, rate \(config.rate)/s)\n")
+            return printOut(
+                "\(path): ok (queue \(config.queue), \(config.workers) workers, rate \(config.rate)/s)\n"
+            )
         } catch {
             printError("hworker-ses: \(error)\n")
             return exitConfigError
@@ -97,30 +100,21 @@ public enum CommandLineTool {
         let hasSecret = config.redisPassword != nil || config.awsSecretAccessKey != nil
         var status = stat()
         guard hasSecret, stat(path, &status) == 0, status.st_mode & 0o044 != 0 else { return }
-        printError("hworker-ses: warning: \(path) holds secrets and is readable by other users (chmod 600 it)\n")
+        printError(
+            "hworker-ses: warning: \(path) holds secrets and is readable by other users (chmod 600 it)\n"
+        )
     }
 
     @discardableResult
     static func printOut(_ text: String) -> Int32 {
-        writeAll(1, text)
+        writeAll(1, Array(text.utf8))
         return 0
     }
 
     static func printError(_ text: String) {
-        writeAll(2, text)
+        writeAll(2, Array(text.utf8))
     }
 
-    private static func writeAll(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if count < 0, errno == EINTR { continue }
-            if count <= 0 { return }
-            offset += count
-        }
-        bytes.removeAll()
-    }
 }
 
 /// A minimal reader of `--name value` options and positional arguments.

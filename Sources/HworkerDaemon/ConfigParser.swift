@@ -29,7 +29,9 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// Parses configuration files.
 public enum ConfigParser {
     /// The keys whose values are secret and never echoed in errors.
-    static let secretKeys: Set<String> = ["redis_password", "aws_secret_access_key", "aws_session_token"]
+    static let secretKeys: Set<String> = [
+        "redis_password", "aws_secret_access_key", "aws_session_token",
+    ]
 
     /// Reads and validates a configuration file.
     ///
@@ -62,12 +64,15 @@ public enum ConfigParser {
         var config = Configuration()
         config.region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? ""
         var seen: [String: Int] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated()
+        {
             let number = index + 1
             let line = stripComment(rawLine).trimmingWhitespace()
             if line.isEmpty { continue }
             guard let equals = line.firstIndex(of: "=") else {
-                throw ConfigError(file: file, line: number, key: nil, reason: "expected `key = value`")
+                throw ConfigError(
+                    file: file, line: number, key: nil, reason: "expected `key = value`")
             }
             let key = String(line[..<equals]).trimmingWhitespace()
             var value = String(line[line.index(after: equals)...]).trimmingWhitespace()
@@ -76,7 +81,8 @@ public enum ConfigParser {
             }
             if let first = seen[key] {
                 throw ConfigError(
-                    file: file, line: number, key: key, reason: "given twice (first on line \(first))")
+                    file: file, line: number, key: key,
+                    reason: "given twice (first on line \(first))")
             }
             seen[key] = number
             do {
@@ -117,7 +123,9 @@ public enum ConfigParser {
     }
 
     // The one place that knows every key; each case is one key.
-    private static func apply(key: String, value: String, to c: inout Configuration) throws(ValueError) {
+    private static func apply(key: String, value: String, to c: inout Configuration)
+        throws(ValueError)
+    {
         switch key {
         case "queue":
             do {
@@ -170,27 +178,39 @@ public enum ConfigParser {
         return value
     }
 
-    private static func integer(_ value: String, in range: ClosedRange<Int>) throws(ValueError) -> Int {
-        guard let n = Int(value) else { throw ValueError(reason: "expected a whole number, got \"\(value)\"") }
+    private static func integer(_ value: String, in range: ClosedRange<Int>) throws(ValueError)
+        -> Int
+    {
+        guard let n = Int(value) else {
+            throw ValueError(reason: "expected a whole number, got \"\(value)\"")
+        }
         guard range.contains(n) else {
-            throw ValueError(reason: "\(n) is out of range \(range.lowerBound)...\(range.upperBound)")
+            throw ValueError(
+                reason: "\(n) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
         return n
     }
 
-    private static func number(_ value: String, in range: ClosedRange<Double>) throws(ValueError) -> Double {
+    private static func number(_ value: String, in range: ClosedRange<Double>) throws(ValueError)
+        -> Double
+    {
         guard let n = Double(value), n.isFinite else {
             throw ValueError(reason: "expected a number, got \"\(value)\"")
         }
         guard range.contains(n) else {
-            throw ValueError(reason: "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+            throw ValueError(
+                reason: "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
         return n
     }
 
     /// Parses `250ms`, `30s`, `5m`, `2h`, `7d` or plain seconds.
-    static func duration(_ value: String, in range: ClosedRange<Double>) throws(ValueError) -> Double {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
+    static func duration(_ value: String, in range: ClosedRange<Double>) throws(ValueError)
+        -> Double
+    {
+        let units: [(String, Double)] = [
+            ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400),
+        ]
         var scale = 1.0
         var digits = Substring(value)
         for (suffix, factor) in units where value.hasSuffix(suffix) {
@@ -199,11 +219,13 @@ public enum ConfigParser {
             break
         }
         guard let n = Double(digits), n.isFinite else {
-            throw ValueError(reason: "expected a duration such as 500ms, 30s or 5m, got \"\(value)\"")
+            throw ValueError(
+                reason: "expected a duration such as 500ms, 30s or 5m, got \"\(value)\"")
         }
         let seconds = n * scale
         guard range.contains(seconds) else {
-            throw ValueError(reason: "\(value) is out of range \(range.lowerBound)s...\(range.upperBound)s")
+            throw ValueError(
+                reason: "\(value) is out of range \(range.lowerBound)s...\(range.upperBound)s")
         }
         return seconds
     }
@@ -219,8 +241,14 @@ public enum ConfigParser {
     }
 
     private static func region(_ value: String) throws(ValueError) -> String {
-        let ok = !value.isEmpty && value.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
-        guard ok else { throw ValueError(reason: "expected a region such as us-east-1, got \"\(value)\"") }
+        let ok =
+            !value.isEmpty
+            && value.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D
+            }
+        guard ok else {
+            throw ValueError(reason: "expected a region such as us-east-1, got \"\(value)\"")
+        }
         return value
     }
 

@@ -102,7 +102,9 @@ enum EnqueueCommand {
     }
 
     /// Enqueues a JSON-lines file in pipelined batches after validating every line.
-    private static func enqueueLines(path: String, options: inout OptionReader, queue: MailQueue) throws -> Int32 {
+    private static func enqueueLines(path: String, options: inout OptionReader, queue: MailQueue)
+        throws -> Int32
+    {
         guard options.unknown.isEmpty else {
             throw UsageError("unexpected arguments: \(options.unknown.joined(separator: " "))")
         }
@@ -161,7 +163,8 @@ enum EnqueueCommand {
         guard let equals = text.firstIndex(of: "=") else {
             throw UsageError("--tag: expected name=value, got \"\(text)\"")
         }
-        return EmailMessage.Tag(name: String(text[..<equals]), value: String(text[text.index(after: equals)...]))
+        return EmailMessage.Tag(
+            name: String(text[..<equals]), value: String(text[text.index(after: equals)...]))
     }
 
     private static func readAttachment(_ spec: String) throws -> EmailMessage.Attachment {
@@ -208,7 +211,9 @@ enum EnqueueCommand {
         while true {
             let count = read(fd, &buffer, buffer.count)
             if count < 0, errno == EINTR { continue }
-            if count < 0 { throw UsageError("\(path ?? "standard input"): \(String(cString: strerror(errno)))") }
+            if count < 0 {
+                throw UsageError("\(path ?? "standard input"): \(String(cString: strerror(errno)))")
+            }
             if count == 0 { break }
             bytes.append(contentsOf: buffer[0..<count])
         }

@@ -23,7 +23,8 @@ public final class Logger {
     ///   - format: logfmt or JSON.
     ///   - path: The log file, opened for appending.
     ///   - context: Fields added to every line.
-    public init(level: LogLevel, format: LogFormat, path: String?, context: [(String, String)] = []) {
+    public init(level: LogLevel, format: LogFormat, path: String?, context: [(String, String)] = [])
+    {
         self.level = level
         self.format = format
         self.context = context
@@ -84,25 +85,19 @@ public final class Logger {
     ///   - fields: `key`, `value` pairs.
     public func write(level: LogLevel, _ message: String, _ fields: [(String, String)]) {
         guard level >= self.level else { return }
-        let all = [("ts", Self.timestamp()), ("level", level.rawValue)] + context + [("msg", message)] + fields
+        let all =
+            [("ts", Self.timestamp()), ("level", level.rawValue)] + context + [("msg", message)]
+            + fields
         var line = format == .json ? Self.json(all) : Self.logfmt(all)
         line.append("\n")
-        var bytes = Array(line.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes {
-                Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset)
-            }
-            if written < 0, errno == EINTR { continue }
-            if written <= 0 { return }
-            offset += written
-        }
-        bytes.removeAll()
+        writeAll(fd, Array(line.utf8))
     }
 
     static func logfmt(_ fields: [(String, String)]) -> String {
         fields.map { key, value in
-            let plain = !value.isEmpty && value.utf8.allSatisfy { $0 > 0x20 && $0 != 0x22 && $0 != 0x3D && $0 < 0x7F }
+            let plain =
+                !value.isEmpty
+                && value.utf8.allSatisfy { $0 > 0x20 && $0 != 0x22 && $0 != 0x3D && $0 < 0x7F }
             return key + "=" + (plain ? value : quoted(value))
         }.joined(separator: " ")
     }

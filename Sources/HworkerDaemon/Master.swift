@@ -130,11 +130,13 @@ final class Master {
             pidfile?.remove()
             return false
         }
-        logger.info("master started", [
-            ("queue", config.queue), ("workers", String(workerCount)),
-            ("monitors", String(config.monitors)), ("rate", String(config.rate)),
-            ("burst", String(config.burst)), ("config", configPath),
-        ])
+        logger.info(
+            "master started",
+            [
+                ("queue", config.queue), ("workers", String(workerCount)),
+                ("monitors", String(config.monitors)), ("rate", String(config.rate)),
+                ("burst", String(config.burst)), ("config", configPath),
+            ])
         return true
     }
 
@@ -239,7 +241,8 @@ final class Master {
             children[child.pid] = record
             logger.info("child started", fields(record))
         } catch {
-            logger.error("cannot start child", [("slot", key.description), ("error", error.description)])
+            logger.error(
+                "cannot start child", [("slot", key.description), ("error", error.description)])
             scheduleRestart(key, lived: 0)
         }
     }
@@ -290,15 +293,20 @@ final class Master {
         let delay = min(100_000_000 << min(entry.failures - 1, 9), 30_000_000_000)
         entry.nextStart = Monotonic.now() + Int64(delay)
         health[key] = entry
-        logger.info("child restart scheduled", [
-            ("slot", key.description), ("failures", String(entry.failures)),
-            ("delay_ms", String(delay / 1_000_000)),
-        ])
-        let allFailing = missingSlots().count == workerCount + config.monitors
+        logger.info(
+            "child restart scheduled",
+            [
+                ("slot", key.description), ("failures", String(entry.failures)),
+                ("delay_ms", String(delay / 1_000_000)),
+            ])
+        let allFailing =
+            missingSlots().count == workerCount + config.monitors
             && health.values.allSatisfy { $0.failures >= giveUpAfter }
             && health.count >= workerCount + config.monitors
         if allFailing {
-            logger.error("every child keeps failing to start; giving up", [("failures", String(giveUpAfter))])
+            logger.error(
+                "every child keeps failing to start; giving up", [("failures", String(giveUpAfter))]
+            )
             exitCode = 1
             beginTerminate()
         }
@@ -372,7 +380,8 @@ final class Master {
         do {
             next = try CredentialResolver.resolve(ConfigParser.load(path: configPath))
         } catch {
-            logger.error("reload refused; keeping the running configuration", [("error", "\(error)")])
+            logger.error(
+                "reload refused; keeping the running configuration", [("error", "\(error)")])
             return
         }
         rate?.update(rate: next.rate, burst: next.burst)
@@ -389,7 +398,8 @@ final class Master {
         config = next
         workerCount = next.workers
         guard restartNeeded else {
-            logger.info("reload applied live", [("rate", String(next.rate)), ("burst", String(next.burst))])
+            logger.info(
+                "reload applied live", [("rate", String(next.rate)), ("burst", String(next.burst))])
             return
         }
         generation += 1
@@ -412,7 +422,9 @@ final class Master {
         guard phase == .running else { return }
         let target = max(1, workerCount + change)
         guard target != workerCount else {
-            logger.info("worker count unchanged; at least one worker runs", [("workers", String(workerCount))])
+            logger.info(
+                "worker count unchanged; at least one worker runs",
+                [("workers", String(workerCount))])
             return
         }
         workerCount = target
@@ -426,14 +438,17 @@ final class Master {
     }
 
     private func fields(_ record: ChildRecord) -> [(String, String)] {
-        [("child.role", record.key.role.rawValue), ("child.slot", String(record.key.slot)),
-         ("child.gen", String(record.generation)), ("child.pid", String(record.pid))]
+        [
+            ("child.role", record.key.role.rawValue), ("child.slot", String(record.key.slot)),
+            ("child.gen", String(record.generation)), ("child.pid", String(record.pid)),
+        ]
     }
 
     private func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count - 1)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(
+            decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -39,7 +39,8 @@ final class MonitorProcess {
         do {
             let recovered = try session.recoverDeadWorkers()
             if recovered > 0 {
-                log.warning("returned jobs of dead workers to the queue", [("jobs", String(recovered))])
+                log.warning(
+                    "returned jobs of dead workers to the queue", [("jobs", String(recovered))])
             }
             var next: Int?
             var moved = 0

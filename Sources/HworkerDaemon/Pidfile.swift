@@ -17,13 +17,14 @@ final class Pidfile {
         for _ in 0..<3 {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd >= 0 {
-                let text = Array("\(getpid())\n".utf8)
-                _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                writeAll(fd, Array("\(getpid())\n".utf8))
                 close(fd)
                 return
             }
             guard errno == EEXIST else { throw .system(SystemError(call: "open \(path)")) }
-            if let holder = Self.readPID(path), holder != getpid(), kill(holder, 0) == 0 || errno == EPERM {
+            if let holder = Self.readPID(path), holder != getpid(),
+                kill(holder, 0) == 0 || errno == EPERM
+            {
                 throw .running(path: path, pid: holder)
             }
             unlink(path)

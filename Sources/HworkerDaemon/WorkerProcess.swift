@@ -15,7 +15,8 @@ import HworkerRedis
 
 /// A job that was taken and has an outcome that still has to reach Redis.
 private enum PendingEnd {
-    case acknowledge(raw: [UInt8], job: Job, messageID: String, elapsed: Int, startedMicroseconds: Int64)
+    case acknowledge(
+        raw: [UInt8], job: Job, messageID: String, elapsed: Int, startedMicroseconds: Int64)
     case fail(raw: [UInt8], jobID: String, payload: String?, failure: SendFailure)
 }
 
@@ -47,12 +48,17 @@ final class WorkerProcess {
 
     /// Runs until drained or terminated.
     func run() -> Int32 {
-        guard withRedis(until: [.drain, .terminate], { () throws(RedisError) in
-            let recovered = try session.register()
-            if recovered > 0 {
-                log.warning("returned jobs of a previous worker", [("jobs", String(recovered))])
-            }
-        }) else { return 0 }
+        guard
+            withRedis(
+                until: [.drain, .terminate],
+                { () throws(RedisError) in
+                    let recovered = try session.register()
+                    if recovered > 0 {
+                        log.warning(
+                            "returned jobs of a previous worker", [("jobs", String(recovered))])
+                    }
+                })
+        else { return 0 }
         runtime.reportReady()
         log.info("worker ready", [("worker.id", session.workerID)])
         while true {
@@ -100,12 +106,14 @@ final class WorkerProcess {
             email = try job.email.validated(defaultFrom: config.from)
         } catch {
             let failure = SendFailure(
-                action: .dead, code: "invalid", message: "invalid job: email.\(error.field): \(error.reason.description)")
+                action: .dead, code: "invalid",
+                message: "invalid job: email.\(error.field): \(error.reason.description)")
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
         let due = rate.reserve(recipients: email.recipients.count)
         if !waitForRate(until: due) {
-            let failure = SendFailure(action: .throttle, code: "terminated", message: "worker terminated before sending")
+            let failure = SendFailure(
+                action: .throttle, code: "terminated", message: "worker terminated before sending")
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
         let started = Monotonic.now()
@@ -142,7 +150,9 @@ final class WorkerProcess {
             let ok = withRedis(until: [.terminate]) { () throws(RedisError) in try record(end) }
             if ok { return }
             if runtime.stopRequest == .terminate {
-                log.error("job outcome not recorded; the job stays in flight and a monitor will return it")
+                log.error(
+                    "job outcome not recorded; the job stays in flight and a monitor will return it"
+                )
                 return
             }
         }
@@ -154,10 +164,12 @@ final class WorkerProcess {
             try session.acknowledge(
                 raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsed,
                 startedMicroseconds: started)
-            log.info("sent", [
-                ("job.id", job.id), ("recipients", String(job.email.recipients.count)),
-                ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
-            ])
+            log.info(
+                "sent",
+                [
+                    ("job.id", job.id), ("recipients", String(job.email.recipients.count)),
+                    ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
+                ])
         case .fail(let raw, let jobID, let payload, let failure):
             let outcome = try session.fail(
                 raw: raw, jobID: jobID, payload: payload, mode: mode(failure.action),
@@ -187,14 +199,16 @@ final class WorkerProcess {
             if case .pause = failure.action {
                 log.error("sending refused by SES; job kept for later", fields)
             }
-            log.info("retry", fields + [("attempts", String(attempts)), ("delay_ms", String(delay))])
+            log.info(
+                "retry", fields + [("attempts", String(attempts)), ("delay_ms", String(delay))])
         case .dead(let attempts):
             log.warning("dead", fields + [("attempts", String(attempts))])
         }
     }
 
     private func unregister() {
-        let ok = withRedis(until: [.terminate]) { () throws(RedisError) in try session.unregister() }
+        let ok = withRedis(until: [.terminate]) { () throws(RedisError) in try session.unregister()
+        }
         log.info("worker stopped", [("clean", ok ? "true" : "false")])
     }
 
@@ -228,7 +242,9 @@ final class WorkerProcess {
             }
             let pause = delay * Double.random(in: 0.5...1.0)
             let deadline = Monotonic.now() + Int64(pause * 1e9)
-            if runtime.wait(until: deadline, interruptedBy: interruptions) == .stopped { return false }
+            if runtime.wait(until: deadline, interruptedBy: interruptions) == .stopped {
+                return false
+            }
             delay = min(delay * 2, 5)
         }
     }

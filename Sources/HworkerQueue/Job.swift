@@ -11,6 +11,7 @@
 // rewritten.
 
 import FoundationEssentials
+@_exported import HworkerMail
 
 /// One email job as stored in the queue.
 public struct Job: Sendable, Equatable, Codable {
@@ -27,11 +28,11 @@ public struct Job: Sendable, Equatable, Codable {
     ///   - id: A unique id; a random UUID when omitted.
     ///   - email: The email to send.
     ///   - payload: Opaque application data.
-    public init(id: String = UUID().uuidString.lowercased(), email: EmailMessage, payload: String? = nil) {
+    public init(
+        id: String = UUID().uuidString.lowercased(), email: EmailMessage, payload: String? = nil
+    ) {
         self.id = id
         self.email = email
         self.payload = payload
     }
 }
-
-@_exported import HworkerMail

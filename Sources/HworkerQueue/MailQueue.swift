@@ -83,7 +83,8 @@ public final class MailQueue {
         while start < encoded.count {
             let end = min(start + 1000, encoded.count)
             commands.append(
-                ["LPUSH", RedisArgument(keys.queue)] + encoded[start..<end].map(RedisArgument.init(bytes:)))
+                ["LPUSH", RedisArgument(keys.queue)]
+                    + encoded[start..<end].map(RedisArgument.init(bytes:)))
             start = end
         }
         do {

@@ -57,39 +57,41 @@ enum QueueScripts {
     /// Moves delayed jobs that are due to the front of the queue.
     /// KEYS: delayed, queue. ARGV: at most this many jobs.
     /// Returns {moved, ms until the next delayed job is due or -1}.
-    static let promote = now + """
-        local t = now_ms()
-        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t, 'LIMIT', 0, tonumber(ARGV[1]))
-        for _, member in ipairs(due) do
-          redis.call('ZREM', KEYS[1], member)
-          -- Members carry a 17-byte unique prefix so that equal jobs stay distinct.
-          redis.call('RPUSH', KEYS[2], string.sub(member, 18))
-        end
-        local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-        if next[2] == nil then return {#due, -1} end
-        return {#due, math.max(0, tonumber(next[2]) - t)}
-        """
+    static let promote =
+        now + """
+            local t = now_ms()
+            local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t, 'LIMIT', 0, tonumber(ARGV[1]))
+            for _, member in ipairs(due) do
+              redis.call('ZREM', KEYS[1], member)
+              -- Members carry a 17-byte unique prefix so that equal jobs stay distinct.
+              redis.call('RPUSH', KEYS[2], string.sub(member, 18))
+            end
+            local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+            if next[2] == nil then return {#due, -1} end
+            return {#due, math.max(0, tonumber(next[2]) - t)}
+            """
 
     /// Acknowledges a sent job: removes it from the in-flight list, records
     /// its SES message id and publishes a `sent` event.
     /// KEYS: in-flight, attempts, result, stats, events, queue.
     /// ARGV: job bytes, job id, message id, result ttl s, events max length,
     /// payload, recipients, elapsed ms, send start (µs since the epoch, worker's clock).
-    static let acknowledge = now + """
-        local t = now_ms()
-        if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
-          -- A monitor gave the job back to the queue meanwhile: take it out
-          -- again so that it is not sent twice.
-          redis.call('LREM', KEYS[6], -1, ARGV[1])
-        end
-        redis.call('HDEL', KEYS[2], ARGV[2])
-        redis.call('SET', KEYS[3], cjson.encode({message_id = ARGV[3], sent_at = t}), 'EX', ARGV[4])
-        redis.call('HINCRBY', KEYS[4], 'sent', 1)
-        redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'event', 'sent', 'job', ARGV[2],
-          'message_id', ARGV[3], 'payload', ARGV[6], 'recipients', ARGV[7], 'elapsed_ms', ARGV[8],
-          'started_us', ARGV[9])
-        return t
-        """
+    static let acknowledge =
+        now + """
+            local t = now_ms()
+            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
+              -- A monitor gave the job back to the queue meanwhile: take it out
+              -- again so that it is not sent twice.
+              redis.call('LREM', KEYS[6], -1, ARGV[1])
+            end
+            redis.call('HDEL', KEYS[2], ARGV[2])
+            redis.call('SET', KEYS[3], cjson.encode({message_id = ARGV[3], sent_at = t}), 'EX', ARGV[4])
+            redis.call('HINCRBY', KEYS[4], 'sent', 1)
+            redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'event', 'sent', 'job', ARGV[2],
+              'message_id', ARGV[3], 'payload', ARGV[6], 'recipients', ARGV[7], 'elapsed_ms', ARGV[8],
+              'started_us', ARGV[9])
+            return t
+            """
 
     /// Ends an attempt that did not send: retries the job later or moves it
     /// to the dead letters.
@@ -100,43 +102,44 @@ enum QueueScripts {
     /// (17 bytes), job field name for the dead letter (`job` or `job_base64`),
     /// job text for the dead letter.
     /// Returns {outcome, attempts, delay ms}.
-    static let fail = now + """
-        local t = now_ms()
-        redis.call('LREM', KEYS[1], -1, ARGV[1])
-        local mode = ARGV[3]
-        local attempts = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
-        if mode == 'retry' then
-          attempts = attempts + 1
-          if attempts >= tonumber(ARGV[4]) then mode = 'dead' end
-        elseif mode == 'dead' then
-          attempts = attempts + 1
-        end
-        if mode == 'dead' then
-          redis.call('HDEL', KEYS[2], ARGV[2])
-          local letter = {id = ARGV[2], reason = ARGV[9], code = ARGV[10],
-            attempts = attempts, failed_at = t}
-          letter[ARGV[14]] = ARGV[15]
-          redis.call('LPUSH', KEYS[4], cjson.encode(letter))
-          redis.call('HINCRBY', KEYS[5], 'dead', 1)
-          redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'dead', 'job', ARGV[2],
-            'reason', ARGV[9], 'code', ARGV[10], 'payload', ARGV[12])
-          return {'dead', attempts, 0}
-        end
-        local delay
-        if mode == 'throttle' then
-          delay = tonumber(ARGV[8])
-        else
-          redis.call('HSET', KEYS[2], ARGV[2], attempts)
-          local cap = tonumber(ARGV[6])
-          delay = math.min(cap, tonumber(ARGV[5]) * 2 ^ (attempts - 1))
-        end
-        -- Jitter spreads the retries of many jobs: half fixed, half random.
-        delay = math.floor(delay / 2 + delay / 2 * tonumber(ARGV[7]))
-        redis.call('ZADD', KEYS[3], t + delay, ARGV[13] .. ARGV[1])
-        redis.call('HINCRBY', KEYS[5], 'retried', 1)
-        redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'retry', 'job', ARGV[2],
-          'reason', ARGV[9], 'code', ARGV[10], 'attempts', attempts, 'delay_ms', delay,
-          'payload', ARGV[12])
-        return {'retry', attempts, delay}
-        """
+    static let fail =
+        now + """
+            local t = now_ms()
+            redis.call('LREM', KEYS[1], -1, ARGV[1])
+            local mode = ARGV[3]
+            local attempts = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+            if mode == 'retry' then
+              attempts = attempts + 1
+              if attempts >= tonumber(ARGV[4]) then mode = 'dead' end
+            elseif mode == 'dead' then
+              attempts = attempts + 1
+            end
+            if mode == 'dead' then
+              redis.call('HDEL', KEYS[2], ARGV[2])
+              local letter = {id = ARGV[2], reason = ARGV[9], code = ARGV[10],
+                attempts = attempts, failed_at = t}
+              letter[ARGV[14]] = ARGV[15]
+              redis.call('LPUSH', KEYS[4], cjson.encode(letter))
+              redis.call('HINCRBY', KEYS[5], 'dead', 1)
+              redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'dead', 'job', ARGV[2],
+                'reason', ARGV[9], 'code', ARGV[10], 'payload', ARGV[12])
+              return {'dead', attempts, 0}
+            end
+            local delay
+            if mode == 'throttle' then
+              delay = tonumber(ARGV[8])
+            else
+              redis.call('HSET', KEYS[2], ARGV[2], attempts)
+              local cap = tonumber(ARGV[6])
+              delay = math.min(cap, tonumber(ARGV[5]) * 2 ^ (attempts - 1))
+            end
+            -- Jitter spreads the retries of many jobs: half fixed, half random.
+            delay = math.floor(delay / 2 + delay / 2 * tonumber(ARGV[7]))
+            redis.call('ZADD', KEYS[3], t + delay, ARGV[13] .. ARGV[1])
+            redis.call('HINCRBY', KEYS[5], 'retried', 1)
+            redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'retry', 'job', ARGV[2],
+              'reason', ARGV[9], 'code', ARGV[10], 'attempts', attempts, 'delay_ms', delay,
+              'payload', ARGV[12])
+            return {'retry', attempts, delay}
+            """
 }

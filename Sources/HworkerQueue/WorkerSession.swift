@@ -217,7 +217,8 @@ public final class WorkerSession {
             RedisArgument(bytes: raw), RedisArgument(jobID), RedisArgument(mode.rawValue),
             RedisArgument(retry.maxAttempts), RedisArgument(Int(retry.baseDelay * 1000)),
             RedisArgument(Int(retry.maxDelay * 1000)), RedisArgument(String(jitter)),
-            RedisArgument(Int((throttleDelay ?? retry.throttleDelay) * 1000)), RedisArgument(reason),
+            RedisArgument(Int((throttleDelay ?? retry.throttleDelay) * 1000)),
+            RedisArgument(reason),
             RedisArgument(code), RedisArgument(eventsMaxLength), RedisArgument(payload ?? ""),
             RedisArgument(nextMemberPrefix()), RedisArgument(text == nil ? "job_base64" : "job"),
             RedisArgument(text ?? Data(raw).base64EncodedString()),
@@ -239,7 +240,10 @@ public final class WorkerSession {
     }
 
     private var heartbeatCommand: [RedisArgument] {
-        ["SET", RedisArgument(keys.heartbeat(worker: workerID)), "1", "PX", RedisArgument(heartbeatTTL)]
+        [
+            "SET", RedisArgument(keys.heartbeat(worker: workerID)), "1", "PX",
+            RedisArgument(heartbeatTTL),
+        ]
     }
 
     /// A random 17-byte prefix that keeps equal jobs apart in the delayed set.

@@ -66,7 +66,9 @@ public final class RateSegment {
     ///   - burst: Extra recipients allowed at once after an idle period.
     /// - Returns: The segment, owned by the caller, who should `unlink()` it on exit.
     /// - Throws: `RateError` naming the call that failed and its errno.
-    public static func create(name: String, rate: Double, burst: Double) throws(RateError) -> RateSegment {
+    public static func create(name: String, rate: Double, burst: Double) throws(RateError)
+        -> RateSegment
+    {
         shm_unlink(name)
         sem_unlink(name)
         let fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -112,7 +114,8 @@ public final class RateSegment {
         }
         let size = MemoryLayout<hw_rate_segment>.size
         guard status.st_size == size else {
-            throw RateError.invalidSegment(name: name, reason: "size \(status.st_size), expected \(size)")
+            throw RateError.invalidSegment(
+                name: name, reason: "size \(status.st_size), expected \(size)")
         }
         let segment = try map(fd: fd, name: name)
         let header = segment.pointee
@@ -130,9 +133,12 @@ public final class RateSegment {
         return RateSegment(name: name, segment: segment, semaphore: semaphore, owns: false)
     }
 
-    private static func map(fd: Int32, name: String) throws(RateError) -> UnsafeMutablePointer<hw_rate_segment> {
+    private static func map(fd: Int32, name: String) throws(RateError) -> UnsafeMutablePointer<
+        hw_rate_segment
+    > {
         let size = MemoryLayout<hw_rate_segment>.size
-        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), raw != MAP_FAILED
+        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
+            raw != MAP_FAILED
         else { throw RateError.system(call: "mmap", name: name, errno: errno) }
         return raw.bindMemory(to: hw_rate_segment.self, capacity: 1)
     }

@@ -27,33 +27,36 @@ public struct RedisArgument: Sendable, ExpressibleByStringLiteral, Hashable {
 extension Array where Element == RedisArgument {
     /// Calls `body` with hiredis's `argc`, `argv` and `argvlen` for these arguments.
     ///
-    /// All bytes live in one buffer for the call's duration; nothing is copied per argument.
+    /// The argument bytes stay in place for the call's duration; only the
+    /// pointer and length tables are allocated.
     func withArgv<R>(
         _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
     ) -> R {
-        var flat: [UInt8] = []
-        flat.reserveCapacity(reduce(0) { $0 + $1.bytes.count } + 1)
-        var offsets: [Int] = []
-        var lengths: [Int] = []
-        offsets.reserveCapacity(count)
-        lengths.reserveCapacity(count)
-        for argument in self {
-            offsets.append(flat.count)
-            lengths.append(argument.bytes.count)
-            flat.append(contentsOf: argument.bytes)
+        let argv = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(
+            capacity: Swift.max(1, count))
+        let lengths = UnsafeMutablePointer<Int>.allocate(capacity: Swift.max(1, count))
+        defer {
+            argv.deallocate()
+            lengths.deallocate()
         }
-        // hiredis never dereferences a zero-length argument, but the base must be valid.
-        flat.append(0)
-        // The buffers below are never empty (the terminator, and one entry per
-        // argument of a command, which always has a name), so their base exists.
-        return flat.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-            var argv: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
-            return argv.withUnsafeMutableBufferPointer { pointers in
-                lengths.withUnsafeBufferPointer {
-                    body(Int32(count), pointers.baseAddress!, $0.baseAddress!)
-                }
+        return withPointers(from: startIndex, argv: argv, lengths: lengths) {
+            body(Int32(count), argv, lengths)
+        }
+    }
+
+    /// Fills the tables from `index` on, keeping each argument's bytes pinned
+    /// by nesting, then runs `body`.
+    private func withPointers<R>(
+        from index: Int, argv: UnsafeMutablePointer<UnsafePointer<CChar>?>,
+        lengths: UnsafeMutablePointer<Int>, _ body: () -> R
+    ) -> R {
+        guard index < endIndex else { return body() }
+        return self[index].bytes.withUnsafeBufferPointer { buffer in
+            argv[index] = buffer.baseAddress.map {
+                UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)
             }
+            lengths[index] = buffer.count
+            return withPointers(from: index + 1, argv: argv, lengths: lengths, body)
         }
     }
 }

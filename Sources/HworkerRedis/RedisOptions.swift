@@ -24,7 +24,9 @@ public struct RedisOptions: Sendable, Equatable {
             if text.hasPrefix("/") { return .unix(path: text) }
             guard let colon = text.lastIndex(of: ":") else { return nil }
             var host = String(text[..<colon])
-            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            if host.hasPrefix("["), host.hasSuffix("]") {
+                host = String(host.dropFirst().dropLast())
+            }
             guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]),
                 (1...65535).contains(port)
             else { return nil }

@@ -31,7 +31,9 @@ public final class RedisScript {
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
             self.digest = nil
             let again = try loaded(on: connection)
-            let retry: [RedisArgument] = ["EVALSHA", RedisArgument(again), RedisArgument(keys.count)]
+            let retry: [RedisArgument] = [
+                "EVALSHA", RedisArgument(again), RedisArgument(keys.count),
+            ]
             return try connection.command(retry + tail).checked("EVALSHA")
         }
         return try reply.checked("EVALSHA")

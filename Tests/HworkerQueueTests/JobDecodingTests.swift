@@ -36,9 +36,14 @@ struct JobDecodingTests {
             id: "x1",
             email: EmailMessage(
                 from: "Zoë <z@example.com>", to: ["a@example.com"], cc: ["c@example.com"],
-                bcc: ["b@example.com"], replyTo: ["r@example.com"], subject: "Grüße", text: "t", html: "<p>h</p>",
+                bcc: ["b@example.com"], replyTo: ["r@example.com"], subject: "Grüße", text: "t",
+                html: "<p>h</p>",
                 headers: [.init(name: "X-A", value: "1")],
-                attachments: [.init(filename: "f.bin", contentType: "application/octet-stream", data: [0, 1, 255])],
+                attachments: [
+                    .init(
+                        filename: "f.bin", contentType: "application/octet-stream",
+                        data: [0, 1, 255])
+                ],
                 configurationSet: "set", tags: [.init(name: "k", value: "v")]),
             payload: "{\"user\":1}")
         #expect(try Job.decode(job.encoded()) == job)

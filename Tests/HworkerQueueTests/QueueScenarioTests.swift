@@ -7,7 +7,8 @@ import HworkerTestSupport
 import Testing
 
 private func email(_ n: Int = 1) -> EmailMessage {
-    EmailMessage(from: "app@example.com", to: ["user\(n)@example.com"], subject: "Hello \(n)", text: "Body")
+    EmailMessage(
+        from: "app@example.com", to: ["user\(n)@example.com"], subject: "Hello \(n)", text: "Body")
 }
 
 private struct Fixture {
@@ -23,10 +24,13 @@ private struct Fixture {
         probe = try redis.connect()
     }
 
-    func worker(_ id: String = "host:1:0.1", heartbeatTTL: Int = 30_000, maxAttempts: Int = 3) -> WorkerSession {
+    func worker(_ id: String = "host:1:0.1", heartbeatTTL: Int = 30_000, maxAttempts: Int = 3)
+        -> WorkerSession
+    {
         WorkerSession(
             workerID: id, keys: keys, redis: redis.options,
-            retry: RetryPolicy(maxAttempts: maxAttempts, baseDelay: 0.05, maxDelay: 0.2, throttleDelay: 0.05),
+            retry: RetryPolicy(
+                maxAttempts: maxAttempts, baseDelay: 0.05, maxDelay: 0.2, throttleDelay: 0.05),
             heartbeatTTL: heartbeatTTL, resultTTL: 60, eventsMaxLength: 1000)
     }
 
@@ -101,7 +105,8 @@ struct QueueScenarioTests {
         #expect(outcomes[0] == .retried(attempts: 1, delayMilliseconds: 37))
         #expect(outcomes[1] == .retried(attempts: 2, delayMilliseconds: 75))
         #expect(outcomes[2] == .dead(attempts: 3))
-        let letters = try f.probe.command("LRANGE", f.keys.dead, "0", "-1").elements.compactMap(\.string)
+        let letters = try f.probe.command("LRANGE", f.keys.dead, "0", "-1").elements.compactMap(
+            \.string)
         #expect(letters.count == 1)
         let letter = try JSONSerialization.jsonObject(with: Data(letters[0].utf8)) as? [String: Any]
         #expect(letter?["reason"] as? String == "503 from SES")
@@ -119,7 +124,8 @@ struct QueueScenarioTests {
         try session.register()
         let raw = try #require(try f.take(session))
         let outcome = try session.fail(
-            raw: raw, jobID: id, payload: nil, mode: .throttle, reason: "Maximum sending rate exceeded.",
+            raw: raw, jobID: id, payload: nil, mode: .throttle,
+            reason: "Maximum sending rate exceeded.",
             code: "Throttling", jitter: 0)
         #expect(outcome == .retried(attempts: 0, delayMilliseconds: 25))
         #expect(try f.probe.command("ZCARD", f.keys.delayed).integer == 1)
@@ -128,7 +134,9 @@ struct QueueScenarioTests {
     @Test func binaryJunkIsDeadLetteredWithItsBytesInBase64() throws {
         let f = try Fixture()
         let junk: [UInt8] = [0xff, 0x00, 0xfe, 0x41]
-        try f.probe.command([RedisArgument("LPUSH"), RedisArgument(f.keys.queue), RedisArgument(bytes: junk)])
+        try f.probe.command([
+            RedisArgument("LPUSH"), RedisArgument(f.keys.queue), RedisArgument(bytes: junk),
+        ])
         let session = f.worker()
         try session.register()
         let raw = try #require(try f.take(session))
@@ -136,7 +144,8 @@ struct QueueScenarioTests {
         do { _ = try Job.decode(raw) } catch { reason = error.description }
         #expect(reason.contains("not valid UTF-8"))
         _ = try session.fail(
-            raw: raw, jobID: Job.derivedID(raw), payload: nil, mode: .dead, reason: reason, code: "malformed",
+            raw: raw, jobID: Job.derivedID(raw), payload: nil, mode: .dead, reason: reason,
+            code: "malformed",
             jitter: 0)
         let text = try #require(try f.probe.command("LINDEX", f.keys.dead, "0").string)
         let letter = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
@@ -180,7 +189,8 @@ struct QueueScenarioTests {
         for _ in 0..<2 {
             let raw = try #require(try f.take(session))
             _ = try session.fail(
-                raw: raw, jobID: "same", payload: nil, mode: .throttle, reason: "t", code: "Throttling", jitter: 0)
+                raw: raw, jobID: "same", payload: nil, mode: .throttle, reason: "t",
+                code: "Throttling", jitter: 0)
         }
         #expect(try f.probe.command("ZCARD", f.keys.delayed).integer == 2)
         let monitor = MonitorSession(keys: f.keys, redis: f.redis.options)
@@ -200,14 +210,17 @@ struct QueueScenarioTests {
         let raw = try #require(try f.take(slow))
         let monitor = MonitorSession(keys: f.keys, redis: f.redis.options)
         try Wait.until("the job is returned", timeout: 5) { try monitor.recoverDeadWorkers() == 1 }
-        try slow.acknowledge(raw: raw, job: try Job.decode(raw), messageID: "m", elapsedMilliseconds: 1)
+        try slow.acknowledge(
+            raw: raw, job: try Job.decode(raw), messageID: "m", elapsedMilliseconds: 1)
         #expect(try f.length(f.keys.queue) == 0)
     }
 
     @Test func invalidEmailIsRefusedAtEnqueueAndNothingIsPushed() throws {
         let f = try Fixture()
         let bad = EmailMessage(to: [], subject: "x", text: "y")
-        #expect(throws: EnqueueError.self) { try f.queue.enqueue([Job(email: email()), Job(email: bad)]) }
+        #expect(throws: EnqueueError.self) {
+            try f.queue.enqueue([Job(email: email()), Job(email: bad)])
+        }
         #expect(try f.length(f.keys.queue) == 0)
     }
 

@@ -11,7 +11,9 @@ private func uniqueName() -> String {
 }
 
 /// The most recipients whose reservations fall in any half-open window of `length` ns.
-private func largestWindow(_ reservations: [(time: Int64, count: Int)], length: Int64 = 1_000_000_000) -> Int {
+private func largestWindow(
+    _ reservations: [(time: Int64, count: Int)], length: Int64 = 1_000_000_000
+) -> Int {
     let sorted = reservations.sorted { $0.time < $1.time }
     var best = 0
     var total = 0

@@ -33,11 +33,13 @@ public final class TestRedis: @unchecked Sendable {
         port = tcp ? try FreePort.find() : nil
         process = Process()
         process.executableURL = URL(fileURLWithPath: try Executables.find("redis-server"))
-        process.arguments = [
-            "--port", String(port ?? 0), "--bind", "127.0.0.1", "--unixsocket", directory + "/redis.sock",
-            "--unixsocketperm", "700", "--dir", directory, "--save", "", "--appendonly", "no",
-            "--logfile", directory + "/redis.log",
-        ] + extra
+        process.arguments =
+            [
+                "--port", String(port ?? 0), "--bind", "127.0.0.1", "--unixsocket",
+                directory + "/redis.sock",
+                "--unixsocketperm", "700", "--dir", directory, "--save", "", "--appendonly", "no",
+                "--logfile", directory + "/redis.log",
+            ] + extra
         try process.run()
         let socket = socketPath
         try Wait.until("redis-server answers", timeout: 10) {

@@ -1,0 +1,78 @@
+import Testing
+
+@testable import HworkerDaemon
+
+@Suite("Configuration files")
+struct ConfigParserTests {
+    private let required = "rate = 14\nfrom = a@example.com\nregion = eu-west-1\n"
+
+    private func error(_ text: String) -> String {
+        do {
+            _ = try ConfigParser.parse(text, file: "t.conf")
+            return "parsed"
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func defaultsFillEverythingNotGiven() throws {
+        let config = try ConfigParser.parse(required, file: "t.conf")
+        #expect(config.queue == "mail")
+        #expect(config.workers == 2)
+        #expect(config.burst == 0)
+        #expect(config.maxAttempts == 8)
+        #expect(config.drainDeadline == 30)
+    }
+
+    @Test func durationsTakeUnits() throws {
+        let text =
+            required
+            + "drain_deadline = 2m\nretry_base = 250ms\nresult_ttl = 7d\nsend_timeout = 9\n"
+        let config = try ConfigParser.parse(text, file: "t.conf")
+        #expect(config.drainDeadline == 120)
+        #expect(config.retryBase == 0.25)
+        #expect(config.resultTTL == 604_800)
+        #expect(config.sendTimeout == 9)
+    }
+
+    @Test func quotedValuesAndCommentsAreRead() throws {
+        let text =
+            "from = \"Shop # 1 <a@example.com>\"  # the sender\nrate = 3\nregion = us-east-1\n"
+        let config = try ConfigParser.parse(text, file: "t.conf")
+        #expect(config.from == "Shop # 1 <a@example.com>")
+    }
+
+    @Test func errorsNameFileLineAndKey() {
+        #expect(error(required + "workers = 0\n") == "t.conf:4: workers: 0 is out of range 1...256")
+        #expect(error("colour = blue\n" + required) == "t.conf:1: colour: unknown key")
+        #expect(error(required + "just words\n") == "t.conf:4: expected `key = value`")
+        #expect(error(required + "rate = 2\n") == "t.conf:4: rate: given twice (first on line 1)")
+        #expect(error("rate = 1\nregion = us-east-1\n") == "t.conf: from: required key is missing")
+        #expect(
+            error(required + "redis = nowhere\n").hasPrefix("t.conf:4: redis: expected host:port"))
+        #expect(error(required + "log_level = loud\n").contains("expected one of debug, info"))
+    }
+
+    @Test func secretValuesAreNeverEchoed() {
+        let text = required + "aws_access_key_id = AKIDX\naws_secret_access_key =\n"
+        let message = error(text)
+        #expect(message == "t.conf:5: aws_secret_access_key: must not be empty")
+        let half = error(required + "aws_secret_access_key = s3cr3t-value\n")
+        #expect(!half.contains("s3cr3t-value"))
+        #expect(
+            half.contains("aws_access_key_id: must be given together with aws_secret_access_key"))
+    }
+
+    @Test func regionComesFromTheEnvironmentWhenTheFileHasNone() throws {
+        let config = try ConfigParser.parse(
+            "rate = 1\nfrom = a@example.com\n", file: "t.conf",
+            environment: ["AWS_REGION": "ap-south-1"])
+        #expect(config.region == "ap-south-1")
+    }
+
+    @Test func logValuesCannotBreakALine() {
+        #expect(
+            Logger.logfmt([("msg", "two\nlines"), ("k", "plain")]) == "msg=\"two\\nlines\" k=plain")
+        #expect(Logger.json([("a", "q\"")]) == "{\"a\":\"q\\\"\"}")
+    }
+}
