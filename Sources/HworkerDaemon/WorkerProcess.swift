@@ -15,6 +15,7 @@ import HworkerRedis
 
 /// A job that was taken and has an outcome that still has to reach Redis.
 private enum PendingEnd {
+    case duplicate(raw: [UInt8], jobID: String)
     case acknowledge(
         raw: [UInt8], job: Job, messageID: String, elapsed: Int, startedMicroseconds: Int64)
     case fail(raw: [UInt8], jobID: String, payload: String?, failure: SendFailure)
@@ -110,6 +111,7 @@ final class WorkerProcess {
                 message: "invalid job: email.\(error.field): \(error.reason.description)")
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
+        if alreadySent(job.id) { return .duplicate(raw: raw, jobID: job.id) }
         let due = rate.reserve(recipients: email.recipients.count)
         if !waitForRate(until: due) {
             let failure = SendFailure(
@@ -127,6 +129,16 @@ final class WorkerProcess {
         case .failure(let failure):
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
+    }
+
+    /// Whether the job's result is already recorded; when Redis cannot say, the job is sent
+    /// (at-least-once).
+    private func alreadySent(_ jobID: String) -> Bool {
+        var sent = false
+        withRedis(until: [.terminate]) { () throws(RedisError) in
+            sent = try session.wasSent(jobID: jobID)
+        }
+        return sent
     }
 
     /// Sleeps until the rate allows the send, refreshing the heartbeat on
@@ -160,6 +172,9 @@ final class WorkerProcess {
 
     private func record(_ end: PendingEnd) throws(RedisError) {
         switch end {
+        case .duplicate(let raw, let jobID):
+            try session.dropDuplicate(raw: raw)
+            log.warning("already sent; not sending again", [("job.id", jobID)])
         case .acknowledge(let raw, let job, let messageID, let elapsed, let started):
             try session.acknowledge(
                 raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsed,

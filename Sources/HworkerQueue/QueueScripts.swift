@@ -93,6 +93,16 @@ enum QueueScripts {
             return t
             """
 
+    /// Drops a job that was already sent (its result is recorded), as happens
+    /// when a worker died between SES's answer and its acknowledgement reached
+    /// Redis and the job came back.
+    /// KEYS: in-flight, stats. ARGV: job bytes.
+    static let dropDuplicate = """
+        redis.call('LREM', KEYS[1], -1, ARGV[1])
+        redis.call('HINCRBY', KEYS[2], 'duplicates_skipped', 1)
+        return 1
+        """
+
     /// Ends an attempt that did not send: retries the job later or moves it
     /// to the dead letters.
     /// KEYS: in-flight, attempts, delayed, dead, stats, events.

@@ -49,6 +49,7 @@ public final class WorkerSession {
     private let unregisterScript = RedisScript(QueueScripts.unregister)
     private let acknowledgeScript = RedisScript(QueueScripts.acknowledge)
     private let failScript = RedisScript(QueueScripts.fail)
+    private let dropDuplicateScript = RedisScript(QueueScripts.dropDuplicate)
 
     /// Creates a session; it connects on first use.
     ///
@@ -162,6 +163,16 @@ public final class WorkerSession {
     public func wasSent(jobID: String) throws(RedisError) -> Bool {
         let reply = try connected().command("EXISTS", keys.result(job: jobID)).checked("EXISTS")
         return reply.integer == 1
+    }
+
+    /// Drops a taken job that was already sent, without sending it again.
+    ///
+    /// - Parameter raw: The job's bytes as taken.
+    /// - Throws: `RedisError`.
+    public func dropDuplicate(raw: [UInt8]) throws(RedisError) {
+        try dropDuplicateScript.run(
+            on: try connected(), keys: [keys.inFlight(worker: workerID), keys.stats],
+            arguments: [RedisArgument(bytes: raw)])
     }
 
     /// Acknowledges a sent job and records its SES message id.

@@ -234,4 +234,25 @@ struct QueueScenarioTests {
         let first = try #require(try f.take(session))
         #expect(try Job.decode(first).id == "j0")
     }
+
+    @Test func aJobThatComesBackAfterItWasSentIsRecognizedAndDropped() throws {
+        let f = try Fixture()
+        let id = try f.queue.enqueue(email())
+        let session = f.worker()
+        try session.register()
+        let raw = try #require(try f.take(session))
+        #expect(try !session.wasSent(jobID: id))
+        try session.acknowledge(
+            raw: raw, job: try Job.decode(raw), messageID: "m1", elapsedMilliseconds: 1)
+        // The acknowledgement landed but the job came back (a monitor returned it first).
+        try f.probe.command([
+            RedisArgument("RPUSH"), RedisArgument(f.keys.queue), RedisArgument(bytes: raw),
+        ])
+        let again = try #require(try f.take(session))
+        #expect(try session.wasSent(jobID: id))
+        try session.dropDuplicate(raw: again)
+        #expect(try f.length(f.keys.inFlight(worker: session.workerID)) == 0)
+        #expect(try f.stat("duplicates_skipped") == 1)
+        #expect(try f.stat("sent") == 1)
+    }
 }
