@@ -168,6 +168,7 @@ public enum ConfigParser {
         case "log_format": c.logFormat = try choice(value, LogFormat.self)
         case "log_file": c.logFile = try nonEmpty(value)
         case "pidfile": c.pidfile = try nonEmpty(value)
+        case "transport": c.transport = try choice(value, TransportKind.self)
         default:
             throw ValueError(reason: "unknown key")
         }

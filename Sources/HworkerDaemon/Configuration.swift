@@ -73,6 +73,8 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var logFile: String?
     /// The pidfile of the master.
     public var pidfile: String?
+    /// What workers send through: SES, or nothing (benchmarks of the queue alone).
+    public var transport: TransportKind = .ses
 
     /// Creates a configuration with every default.
     public init() {}
@@ -115,6 +117,14 @@ public enum LogLevel: String, Sendable, Codable, Comparable, CaseIterable {
 
     /// Orders levels from `debug` to `error`.
     public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// What workers send through.
+public enum TransportKind: String, Sendable, Codable, CaseIterable {
+    /// Amazon SES (or the configured endpoint).
+    case ses
+    /// Nothing: jobs are acknowledged without sending, to measure the queue alone.
+    case discard
 }
 
 /// How log lines are written.

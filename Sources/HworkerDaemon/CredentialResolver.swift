@@ -24,6 +24,7 @@ enum CredentialResolver {
     static func resolve(
         _ config: Configuration, environment: [String: String] = ProcessEnvironment.current
     ) throws(CredentialError) -> Configuration {
+        if config.transport == .discard { return config }
         let resolution: AWSCredentials.Resolution
         do {
             resolution = try AWSCredentials.resolve(

@@ -11,6 +11,7 @@ enum TransportFactory {
     /// - Returns: The transport.
     /// - Throws: `SESClient.ConfigurationError` or `CredentialError`.
     static func make(_ config: Configuration) throws -> MailTransport {
+        if config.transport == .discard { return DiscardingTransport() }
         guard let key = config.awsAccessKeyID, let secret = config.awsSecretAccessKey else {
             throw CredentialError(reason: "credentials were not resolved by the master")
         }
