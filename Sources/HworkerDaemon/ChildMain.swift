@@ -27,7 +27,17 @@ enum ChildMain {
         }
         switch runtime.handoff.role {
         case .monitor:
-            return MonitorProcess(runtime: runtime, keys: keys).run()
+            var account: AccountWatcher?
+            if runtime.handoff.slot == 0, config.transport == .ses {
+                do {
+                    account = try AccountWatcher(
+                        config: config, rateSegment: runtime.handoff.rateSegment,
+                        logger: runtime.logger)
+                } catch {
+                    runtime.logger.error("cannot watch the SES account", [("error", "\(error)")])
+                }
+            }
+            return MonitorProcess(runtime: runtime, keys: keys, account: account).run()
         case .worker:
             let rate: RateSegment
             do {

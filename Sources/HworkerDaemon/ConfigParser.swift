@@ -144,7 +144,12 @@ public enum ConfigParser {
         case "redis_password": c.redisPassword = try nonEmpty(value)
         case "workers": c.workers = try integer(value, in: 1...256)
         case "monitors": c.monitors = try integer(value, in: 1...16)
-        case "rate": c.rate = try number(value, in: 0.01...Double(RateSegment.maxWindow))
+        case "rate":
+            c.rateAuto = value == "auto"
+            // Until SES answers, an automatic rate starts at the sandbox's 1 per second.
+            c.rate = c.rateAuto ? 1 : try number(value, in: 0.01...Double(RateSegment.maxWindow))
+        case "rate_headroom": c.rateHeadroom = try number(value, in: 0.05...1)
+        case "rate_refresh": c.rateRefresh = try duration(value, in: 5...86_400)
         case "burst": c.burst = try number(value, in: 0...Double(RateSegment.maxWindow))
         case "from": c.from = try nonEmpty(value)
         case "region": c.region = try region(value)
@@ -158,6 +163,8 @@ public enum ConfigParser {
         case "retry_base": c.retryBase = try duration(value, in: 0.001...86_400)
         case "retry_max": c.retryMax = try duration(value, in: 0.001...604_800)
         case "throttle_delay": c.throttleDelay = try duration(value, in: 0.001...3_600)
+        case "quota_recheck": c.quotaRecheck = try duration(value, in: 1...86_400)
+        case "pause_recheck": c.pauseRecheck = try duration(value, in: 1...86_400)
         case "drain_deadline": c.drainDeadline = try duration(value, in: 0.1...3_600)
         case "send_timeout": c.sendTimeout = try duration(value, in: 0.1...600)
         case "connect_timeout": c.connectTimeout = try duration(value, in: 0.1...120)

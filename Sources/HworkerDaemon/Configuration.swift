@@ -27,6 +27,12 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var monitors: Int = 1
     /// Recipients per second for this server.
     public var rate: Double = 1
+    /// Whether `rate` follows SES's MaxSendRate (`rate = auto`).
+    public var rateAuto = false
+    /// The share of SES's MaxSendRate used when `rate = auto`.
+    public var rateHeadroom: Double = 0.9
+    /// How often the SES account (rate, quota, sending enabled) is read, in seconds.
+    public var rateRefresh: Double = 60
     /// Extra recipients allowed at once after an idle period.
     public var burst: Double = 0
     /// The default sender.
@@ -53,6 +59,10 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var retryMax: Double = 900
     /// The retry delay after throttling, in seconds.
     public var throttleDelay: Double = 2
+    /// How long sending pauses after SES said the daily quota is used up, in seconds.
+    public var quotaRecheck: Double = 300
+    /// How long sending pauses after SES refused to send (paused account, credentials).
+    public var pauseRecheck: Double = 60
     /// How long a drain may take before workers are killed, in seconds.
     public var drainDeadline: Double = 30
     /// How long one SES request may take, in seconds.

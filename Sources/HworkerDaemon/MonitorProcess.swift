@@ -13,9 +13,12 @@ final class MonitorProcess {
     private let session: MonitorSession
     private var log: Logger { runtime.logger }
     private var redisDown = false
+    private let account: AccountWatcher?
+    private var nextAccountCheck: Int64 = 0
 
-    init(runtime: ChildRuntime, keys: QueueKeys) {
+    init(runtime: ChildRuntime, keys: QueueKeys, account: AccountWatcher?) {
         self.runtime = runtime
+        self.account = account
         session = MonitorSession(keys: keys, redis: runtime.handoff.config.redisOptions)
     }
 
@@ -24,11 +27,18 @@ final class MonitorProcess {
         runtime.reportReady()
         log.info("monitor ready")
         while runtime.stopRequest == nil {
+            checkAccountIfDue()
             let wait = pass()
             runtime.wait(until: Monotonic.now() + wait)
         }
         log.info("monitor stopped")
         return 0
+    }
+
+    private func checkAccountIfDue() {
+        guard let account, Monotonic.now() >= nextAccountCheck else { return }
+        account.check(session: session)
+        nextAccountCheck = Monotonic.now() + Int64(runtime.handoff.config.rateRefresh * 1e9)
     }
 
     /// One round of liveness checks and promotions.

@@ -11,29 +11,37 @@ import HworkerSES
 /// A transport that sends with SES v2 SendEmail.
 final class SESTransport: MailTransport {
     private let client: SESClient
+    private let pauses: PauseDurations
 
-    /// How long a job waits when SES refuses to send anything for now.
-    static let pauseSeconds = 60.0
+    /// How long sending pauses after SES refused to send anything for now.
+    struct PauseDurations {
+        /// After the daily quota ran out.
+        var quota: Double
+        /// After a paused account or refused credentials.
+        var refusal: Double
+    }
 
-    init(client: SESClient) {
+    init(client: SESClient, pauses: PauseDurations) {
         self.client = client
+        self.pauses = pauses
     }
 
     func send(_ email: EmailMessage) -> Result<String, SendFailure> {
         do {
             return .success(try client.send(email).messageId)
         } catch {
-            return .failure(Self.failure(for: error))
+            return .failure(Self.failure(for: error, pauses: pauses))
         }
     }
 
     /// What to do with a job after `error`.
-    static func failure(for error: SESError) -> SendFailure {
+    static func failure(for error: SESError, pauses: PauseDurations) -> SendFailure {
         let code = error.code ?? codeForKind(error.kind)
         let action: FailureAction
         switch error.classification {
         case .throttled: action = .throttle
-        case .dailyQuotaExceeded, .paused, .credentials: action = .pause(seconds: pauseSeconds)
+        case .dailyQuotaExceeded: action = .pause(seconds: pauses.quota)
+        case .paused, .credentials: action = .pause(seconds: pauses.refusal)
         case .clock, .transient: action = .retry
         case .permanent: action = .dead
         }

@@ -22,6 +22,8 @@ enum TransportFactory {
                 region: config.region, credentials: credentials, endpoint: config.sesEndpoint,
                 connectTimeout: .milliseconds(Int(config.connectTimeout * 1000)),
                 requestTimeout: .milliseconds(Int(config.sendTimeout * 1000))))
-        return SESTransport(client: client)
+        return SESTransport(
+            client: client,
+            pauses: .init(quota: config.quotaRecheck, refusal: config.pauseRecheck))
     }
 }

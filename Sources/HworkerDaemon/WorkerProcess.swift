@@ -32,9 +32,17 @@ final class WorkerProcess {
     private var redisDown = false
     private var lastHeartbeat: Int64 = 0
 
-    /// How long one blocking take waits before the loop refreshes the heartbeat;
-    /// shorter than Redis's command timeout, so a quiet queue never looks like a dead server.
-    private var takeTimeout: Double { min(2, config.heartbeatTimeout / 4) }
+    /// How often the worker refreshes its heartbeat and reads the pause keys.
+    private let checkInInterval: Int64 = 1_000_000_000
+    private var lastCheckIn: Int64 = .min / 2
+    private var pauseReason: String?
+
+    /// How long one blocking take waits: until the next check-in, so that a
+    /// quiet queue costs two commands a second and never looks like a dead server.
+    private var takeTimeout: Double {
+        let remaining = Double(lastCheckIn + checkInInterval - Monotonic.now()) / 1e9
+        return min(1, max(0.1, remaining))
+    }
 
     init(runtime: ChildRuntime, keys: QueueKeys, rate: RateSegment, transport: MailTransport) {
         self.runtime = runtime
@@ -74,14 +82,39 @@ final class WorkerProcess {
         return 0
     }
 
+    /// Refreshes the heartbeat and the pause state when a check-in is due.
+    ///
+    /// - Returns: false while sending is paused.
+    private func checkInIfDue() -> Bool {
+        guard Monotonic.now() - lastCheckIn >= checkInInterval else { return pauseReason == nil }
+        var reason: String?
+        let ok = withRedis(until: [.drain, .terminate]) { () throws(RedisError) in
+            reason = try session.checkIn()
+        }
+        guard ok else { return false }
+        lastCheckIn = Monotonic.now()
+        lastHeartbeat = lastCheckIn
+        if reason != pauseReason {
+            if let reason {
+                log.warning("sending paused; jobs stay queued", [("reason", reason)])
+            } else {
+                log.info("sending resumed")
+            }
+        }
+        pauseReason = reason
+        return reason == nil
+    }
+
     /// Blocks until a job arrives, the take times out or a stop is requested.
     private func take() -> [UInt8]? {
+        guard checkInIfDue() else {
+            runtime.wait(until: lastCheckIn + checkInInterval)
+            return nil
+        }
         var result: [UInt8]?
         let ok = withRedis(until: [.drain, .terminate]) { () throws(RedisError) in
             try session.startTake(timeout: takeTimeout)
-            lastHeartbeat = Monotonic.now()
             let fd = try session.connected().fileDescriptor
-            try session.finishHeartbeat()
             if !session.takeAnswerBuffered, runtime.wait(until: nil, orReadable: fd) == .stopped {
                 // A job may land in our in-flight list after we hang up;
                 // unregistering gives it back.
@@ -186,6 +219,12 @@ final class WorkerProcess {
                     ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
                 ])
         case .fail(let raw, let jobID, let payload, let failure):
+            if case .pause(let seconds) = failure.action {
+                try session.pauseSending(
+                    reason: failure.message, code: failure.code, seconds: seconds)
+                lastCheckIn = .min / 2
+            }
+            if failure.action == .throttle, failure.code != "terminated" { rate.reportThrottled() }
             let outcome = try session.fail(
                 raw: raw, jobID: jobID, payload: payload, mode: mode(failure.action),
                 reason: failure.message, code: failure.code, jitter: Double.random(in: 0..<1),

@@ -58,6 +58,35 @@ public final class MonitorSession {
         return (Int(moved), next < 0 ? nil : Int(next))
     }
 
+    /// Pauses sending on every server for `seconds`.
+    ///
+    /// - Parameters:
+    ///   - reason: Why.
+    ///   - seconds: How long until sending is tried again.
+    /// - Throws: `RedisError`.
+    public func pauseSending(reason: String, seconds: Double) throws(RedisError) {
+        try connected().command([
+            "SET", RedisArgument(keys.sesPause), RedisArgument("account: " + reason), "PX",
+            RedisArgument(max(1, Int(seconds * 1000))),
+        ]).checked("SET")
+    }
+
+    /// Lifts a pause SES caused.
+    ///
+    /// - Returns: Whether there was one.
+    /// - Throws: `RedisError`.
+    public func liftSESPause() throws(RedisError) -> Bool {
+        try connected().command("DEL", keys.sesPause).checked("DEL").integer == 1
+    }
+
+    /// Records what the last SES account check found, as JSON.
+    ///
+    /// - Parameter json: The account state.
+    /// - Throws: `RedisError`.
+    public func recordAccount(_ json: String) throws(RedisError) {
+        try connected().command("SET", keys.sesAccount, json).checked("SET")
+    }
+
     private func connected() throws(RedisError) -> RedisConnection {
         if let connection, connection.isOpen { return connection }
         let opened = try RedisConnection(options: options)

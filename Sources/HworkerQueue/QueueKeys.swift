@@ -41,6 +41,13 @@ public struct QueueKeys: Sendable, Equatable {
     public var stats: String { prefix + "stats" }
     /// The stream of delivery events.
     public var events: String { prefix + "events" }
+    /// Set by an operator (`hworker-ses pause`): no worker takes jobs while it exists.
+    public var paused: String { prefix + "paused" }
+    /// Set by a worker when SES refuses to send for now (quota, paused account,
+    /// credentials); it expires when sending should be tried again.
+    public var sesPause: String { prefix + "ses_pause" }
+    /// What the last SES account check found (rate, quota, whether sending is enabled).
+    public var sesAccount: String { prefix + "ses_account" }
 
     /// The list holding the jobs a worker has taken and not yet finished.
     public func inFlight(worker: String) -> String { prefix + "inflight:" + worker }

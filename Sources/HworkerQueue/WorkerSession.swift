@@ -118,27 +118,50 @@ public final class WorkerSession {
         try connected().command(heartbeatCommand).checked("SET")
     }
 
-    /// Writes the heartbeat and a blocking take, without waiting for the answers.
+    /// Refreshes the heartbeat and reads whether sending is paused, in one round trip.
+    ///
+    /// - Returns: Why sending is paused (the operator's pause first), or nil.
+    /// - Throws: `RedisError`.
+    public func checkIn() throws(RedisError) -> String? {
+        let replies = try connected().pipeline([
+            heartbeatCommand, ["MGET", RedisArgument(keys.paused), RedisArgument(keys.sesPause)],
+        ])
+        try replies[0].checked("SET")
+        let states = try replies[1].checked("MGET").elements
+        if let operatorPause = states.first?.string {
+            return "paused by an operator: " + operatorPause
+        }
+        if states.count > 1, let sesPause = states[1].string { return "paused by SES: " + sesPause }
+        return nil
+    }
+
+    /// Pauses sending on every server until `seconds` have passed.
+    ///
+    /// - Parameters:
+    ///   - reason: Why, as SES said it.
+    ///   - code: SES's error code.
+    ///   - seconds: How long until sending is tried again.
+    /// - Throws: `RedisError`.
+    public func pauseSending(reason: String, code: String, seconds: Double) throws(RedisError) {
+        let text = "\(code): \(reason)"
+        try connected().command([
+            "SET", RedisArgument(keys.sesPause), RedisArgument(text), "PX",
+            RedisArgument(max(1, Int(seconds * 1000))),
+        ]).checked("SET")
+    }
+
+    /// Writes a blocking take without waiting for the answer.
     ///
     /// Follow with `finishTake()` once the socket is readable.
     ///
     /// - Parameter timeout: How long Redis may block, in seconds.
     /// - Throws: `RedisError`.
     public func startTake(timeout: Double) throws(RedisError) {
-        let connection = try connected()
         let take: [RedisArgument] = [
             "BLMOVE", RedisArgument(keys.queue), RedisArgument(keys.inFlight(worker: workerID)),
             "RIGHT", "LEFT", RedisArgument(String(timeout)),
         ]
-        // Both go out in one write; the heartbeat answer arrives at once.
-        try connection.send(pipeline: [heartbeatCommand, take])
-    }
-
-    /// Reads the heartbeat's answer, which arrives at once after `startTake(timeout:)`.
-    ///
-    /// - Throws: `RedisError`.
-    public func finishHeartbeat() throws(RedisError) {
-        try connected().receive().checked("SET")
+        try connected().send(take)
     }
 
     /// Whether the take's answer is already buffered, so that waiting on the socket would hang.

@@ -89,6 +89,10 @@ public final class RateSegment {
         segment.pointee.theoretical_ns = 0
         segment.pointee.last_ns = 0
         segment.pointee.count = 0
+        segment.pointee.factor = 1
+        segment.pointee.factor_ns = Monotonic.now()
+        segment.pointee.throttled_ns = 0
+        segment.pointee.throttles = 0
         guard let semaphore = sem_open(name, O_CREAT | O_EXCL, 0o600, 1), semaphore != SEM_FAILED
         else {
             let code = errno
@@ -170,6 +174,54 @@ public final class RateSegment {
         unlock()
     }
 
+    /// The rate in use now: the configured rate, lowered for a while after SES throttled.
+    public var effectiveRate: Double {
+        lock()
+        let factor = recoveredFactor(now: Monotonic.now())
+        let rate = segment.pointee.rate
+        unlock()
+        return rate * factor
+    }
+
+    /// Throttling answers reported since the segment was created.
+    public var throttleCount: UInt64 { segment.pointee.throttles }
+
+    /// Reports that SES throttled a send: the rate drops multiplicatively (at most once a
+    /// second, however many workers report) and every send waits a second; it then
+    /// recovers additively.
+    public func reportThrottled() {
+        lock()
+        let now = Monotonic.now()
+        let s = segment
+        s.pointee.throttles += 1
+        if now - s.pointee.throttled_ns >= 1_000_000_000 {
+            s.pointee.factor = max(Self.minimumFactor, recoveredFactor(now: now) * Self.decrease)
+            s.pointee.throttled_ns = now
+            s.pointee.last_ns = max(s.pointee.last_ns, now + 1_000_000_000)
+        }
+        unlock()
+    }
+
+    /// The factor applied to the rate after a throttling answer.
+    static let decrease = 0.7
+    /// The lowest share of the configured rate feedback may leave.
+    static let minimumFactor = 0.1
+    /// How much of the configured rate comes back per second without throttling.
+    static let recoveryPerSecond = 0.02
+
+    /// Brings the throttling factor up to date; called with the semaphore held.
+    private func recoveredFactor(now: Int64) -> Double {
+        let s = segment
+        let elapsed = Double(max(0, now - s.pointee.factor_ns)) / 1e9
+        s.pointee.factor = min(1, s.pointee.factor + elapsed * Self.recoveryPerSecond)
+        s.pointee.factor_ns = now
+        return s.pointee.factor
+    }
+
+    /// A test-only delay spent inside the critical section, so that a test can kill a
+    /// worker while it holds the lock; never set in production.
+    nonisolated(unsafe) public static var testHoldNanoseconds: Int64 = 0
+
     /// Reserves slots for `recipients` and returns when the send may start.
     ///
     /// - Parameter recipients: The message's recipient count (at least 1).
@@ -178,6 +230,12 @@ public final class RateSegment {
         let count = max(1, recipients)
         lock()
         let due = schedule(count, now: Monotonic.now())
+        if Self.testHoldNanoseconds > 0 {
+            var pause = timespec(
+                tv_sec: Int(Self.testHoldNanoseconds / 1_000_000_000),
+                tv_nsec: Int(Self.testHoldNanoseconds % 1_000_000_000))
+            nanosleep(&pause, nil)
+        }
         unlock()
         return due
     }
@@ -185,7 +243,7 @@ public final class RateSegment {
     /// Computes and records one reservation; called with the semaphore held.
     private func schedule(_ count: Int, now: Int64) -> Int64 {
         let s = segment
-        let rate = max(s.pointee.rate, 0.001)
+        let rate = max(s.pointee.rate * recoveredFactor(now: now), 0.001)
         let interval = 1e9 / rate
         let tolerance = Int64(s.pointee.burst * interval)
         let window = UInt64(max(1, (rate + s.pointee.burst).rounded(.down)))

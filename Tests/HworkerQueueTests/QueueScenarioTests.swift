@@ -35,8 +35,8 @@ private struct Fixture {
     }
 
     func take(_ session: WorkerSession) throws -> [UInt8]? {
+        #expect(try session.checkIn() == nil)
         try session.startTake(timeout: 0.2)
-        try session.finishHeartbeat()
         return try session.finishTake()
     }
 

@@ -46,7 +46,10 @@ class DaemonTestCase(unittest.TestCase):
         return peer
 
     def stub(self, *flags):
-        return self.track(peers.SESStub(self.work, "--secret", "%s:%s" % (KEY_ID, SECRET_KEY), *flags))
+        """The SES stub; injected faults hit sends only, not the monitor's account checks."""
+        stub = self.track(peers.SESStub(self.work, "--secret", "%s:%s" % (KEY_ID, SECRET_KEY), *flags))
+        stub.configure(fault_ops="send")
+        return stub
 
     def config(self, name="hworker-ses.conf", **keys):
         values = dict(queue=self.queue, redis=self.redis.address, workers=2, monitors=1, rate=100,

@@ -42,7 +42,7 @@ int hw_pipe_cloexec(int fds[2]);
 // accessed atomically.
 
 #define HW_RATE_MAGIC 0x48575253u  // "HWRS"
-#define HW_RATE_VERSION 1u
+#define HW_RATE_VERSION 2u
 #define HW_RATE_RING 16384u
 
 typedef struct hw_rate_segment {
@@ -57,6 +57,10 @@ typedef struct hw_rate_segment {
     int64_t last_ns;         // the latest reservation handed out
     uint64_t count;          // recipients reserved since creation
     uint64_t waits;          // reservations that had to wait
+    double factor;           // share of `rate` in use, lowered after SES throttles (0.1...1)
+    int64_t factor_ns;       // when `factor` was last brought up to date
+    int64_t throttled_ns;    // when SES last throttled a send
+    uint64_t throttles;      // throttling answers reported since creation
     int64_t ring[HW_RATE_RING];  // reservation time of recipient n at n % HW_RATE_RING
 } hw_rate_segment;
 
