@@ -106,6 +106,11 @@ public enum ConfigParser {
                 file: file, line: 0, key: "region",
                 reason: "required key is missing (or set AWS_REGION)")
         }
+        if config.rateScope == .cluster, config.clusterRate <= 0 {
+            throw ConfigError(
+                file: file, line: seen["rate_scope"] ?? 0, key: "cluster_rate",
+                reason: "required with rate_scope = cluster")
+        }
         let hasKey = config.awsAccessKeyID != nil
         let hasSecret = config.awsSecretAccessKey != nil
         if hasKey != hasSecret {
@@ -150,6 +155,9 @@ public enum ConfigParser {
             c.rate = c.rateAuto ? 1 : try number(value, in: 0.01...Double(RateSegment.maxWindow))
         case "rate_headroom": c.rateHeadroom = try number(value, in: 0.05...1)
         case "rate_refresh": c.rateRefresh = try duration(value, in: 5...86_400)
+        case "rate_scope": c.rateScope = try choice(value, RateScope.self)
+        case "cluster_rate": c.clusterRate = try number(value, in: 0.01...1_000_000)
+        case "cluster_burst": c.clusterBurst = try number(value, in: 0...1_000_000)
         case "burst": c.burst = try number(value, in: 0...Double(RateSegment.maxWindow))
         case "from": c.from = try nonEmpty(value)
         case "region": c.region = try region(value)

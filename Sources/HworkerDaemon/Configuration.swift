@@ -35,6 +35,12 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var rateRefresh: Double = 60
     /// Extra recipients allowed at once after an idle period.
     public var burst: Double = 0
+    /// Whether a cluster-wide limit in Redis applies on top of this server's rate.
+    public var rateScope: RateScope = .server
+    /// Recipients per second for all masters of the queue together (`rate_scope = cluster`).
+    public var clusterRate: Double = 0
+    /// Extra recipients the cluster-wide limit allows at once after an idle period.
+    public var clusterBurst: Double = 0
     /// The default sender.
     public var from: String = ""
     /// The AWS region.
@@ -127,6 +133,14 @@ public enum LogLevel: String, Sendable, Codable, Comparable, CaseIterable {
 
     /// Orders levels from `debug` to `error`.
     public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// Where the send rate is enforced.
+public enum RateScope: String, Sendable, Codable, CaseIterable {
+    /// Per server, in shared memory.
+    case server
+    /// Per server, and for all servers together in Redis.
+    case cluster
 }
 
 /// What workers send through.

@@ -145,7 +145,7 @@ final class WorkerProcess {
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
         if alreadySent(job.id) { return .duplicate(raw: raw, jobID: job.id) }
-        let due = rate.reserve(recipients: email.recipients.count)
+        let due = reserveRate(recipients: email.recipients.count)
         if !waitForRate(until: due) {
             let failure = SendFailure(
                 action: .throttle, code: "terminated", message: "worker terminated before sending")
@@ -163,6 +163,37 @@ final class WorkerProcess {
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
     }
+
+    /// Reserves the recipients on this server and, with `rate_scope = cluster`, in the
+    /// cluster-wide limit; the later of the two is when the send may start.
+    private func reserveRate(recipients: Int) -> Int64 {
+        armTestHoldIfRequested()
+        let local = rate.reserve(recipients: recipients)
+        RateSegment.testHoldNanoseconds = 0
+        guard config.rateScope == .cluster else { return local }
+        var wait: Int64 = 0
+        withRedis(until: [.terminate]) { () throws(RedisError) in
+            wait = try session.reserveClusterRate(
+                recipients: recipients, rate: config.clusterRate, burst: config.clusterBurst)
+        }
+        return max(local, Monotonic.now() + wait * 1000)
+    }
+
+    /// Test-only: with `HWORKER_TEST_HOLD_RATE_LOCK=FILE:MS` in the environment, the one
+    /// worker that manages to delete FILE holds the rate lock for MS milliseconds on its
+    /// next reservation, so that a test can kill it inside the critical section.
+    private func armTestHoldIfRequested() {
+        guard let hook = testHoldHook, unlink(hook.path) == 0 else { return }
+        RateSegment.testHoldNanoseconds = hook.milliseconds * 1_000_000
+    }
+
+    private lazy var testHoldHook: (path: String, milliseconds: Int64)? = {
+        guard let value = ProcessEnvironment.current["HWORKER_TEST_HOLD_RATE_LOCK"],
+            let colon = value.lastIndex(of: ":"),
+            let milliseconds = Int64(value[value.index(after: colon)...])
+        else { return nil }
+        return (String(value[..<colon]), milliseconds)
+    }()
 
     /// Whether the job's result is already recorded; when Redis cannot say, the job is sent
     /// (at-least-once).

@@ -46,6 +46,8 @@ public struct QueueKeys: Sendable, Equatable {
     /// Set by a worker when SES refuses to send for now (quota, paused account,
     /// credentials); it expires when sending should be tried again.
     public var sesPause: String { prefix + "ses_pause" }
+    /// The cluster-wide rate limiter's theoretical arrival time (µs, Redis clock).
+    public var clusterRate: String { prefix + "cluster_rate" }
     /// What the last SES account check found (rate, quota, whether sending is enabled).
     public var sesAccount: String { prefix + "ses_account" }
 

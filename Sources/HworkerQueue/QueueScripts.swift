@@ -93,6 +93,22 @@ enum QueueScripts {
             return t
             """
 
+    /// Reserves recipients in the cluster-wide rate (GCRA on Redis's clock),
+    /// shared by every master of the queue.
+    /// KEYS: the limiter's key. ARGV: emission interval µs, burst tolerance µs,
+    /// recipients. Returns the µs to wait before sending.
+    static let clusterReserve = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local interval = tonumber(ARGV[1])
+        local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local start = math.max(now, tat - tonumber(ARGV[2]))
+        local after = math.max(tat, start) + interval * tonumber(ARGV[3])
+        redis.call('SET', KEYS[1], string.format('%d', after), 'PX',
+          math.floor((after - now) / 1000) + 1000)
+        return start - now
+        """
+
     /// Drops a job that was already sent (its result is recorded), as happens
     /// when a worker died between SES's answer and its acknowledgement reached
     /// Redis and the job came back.

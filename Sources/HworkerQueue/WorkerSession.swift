@@ -50,6 +50,7 @@ public final class WorkerSession {
     private let acknowledgeScript = RedisScript(QueueScripts.acknowledge)
     private let failScript = RedisScript(QueueScripts.fail)
     private let dropDuplicateScript = RedisScript(QueueScripts.dropDuplicate)
+    private let clusterReserveScript = RedisScript(QueueScripts.clusterReserve)
 
     /// Creates a session; it connects on first use.
     ///
@@ -186,6 +187,30 @@ public final class WorkerSession {
     public func wasSent(jobID: String) throws(RedisError) -> Bool {
         let reply = try connected().command("EXISTS", keys.result(job: jobID)).checked("EXISTS")
         return reply.integer == 1
+    }
+
+    /// Reserves `recipients` in the cluster-wide rate shared by every master of the queue.
+    ///
+    /// - Parameters:
+    ///   - recipients: The message's recipient count.
+    ///   - rate: The cluster's recipients per second.
+    ///   - burst: Extra recipients allowed at once after an idle period.
+    /// - Returns: Microseconds to wait before sending.
+    /// - Throws: `RedisError`.
+    public func reserveClusterRate(recipients: Int, rate: Double, burst: Double) throws(RedisError)
+        -> Int64
+    {
+        // The interval is stretched by 0.9 % so that jitter between hosts
+        // cannot push a one-second window over the rate.
+        let interval = 1e6 / max(rate, 0.001) * 1.009
+        let reply = try clusterReserveScript.run(
+            on: try connected(), keys: [keys.clusterRate],
+            arguments: [
+                RedisArgument(String(Int64(interval))),
+                RedisArgument(String(Int64(interval * burst))),
+                RedisArgument(max(1, recipients)),
+            ])
+        return max(0, reply.integer ?? 0)
     }
 
     /// Drops a taken job that was already sent, without sending it again.

@@ -11,7 +11,7 @@
 //   - GCRA pacing: recipients are spaced 1/rate apart, with `burst` extra
 //     recipients allowed early after an idle period;
 //   - a sliding window: once rate + burst recipients were reserved, the next
-//     one waits until the oldest of them is more than one second (plus an 8 ms
+//     one waits until the oldest of them is more than one second (plus a 9 ms
 //     guard against scheduling jitter) old, so no one-second window ever
 //     holds more than floor(rate + burst) recipients.
 // A message to more recipients than a window holds is still sent: it waits
@@ -40,7 +40,7 @@ public final class RateSegment {
     public static let maxWindow = Int(HW_RATE_RING)
 
     /// The extra wait added to the one-second window, against scheduling jitter.
-    public static let windowGuard: Int64 = 8_000_000
+    public static let windowGuard: Int64 = 9_000_000
 
     private init(
         name: String, segment: UnsafeMutablePointer<hw_rate_segment>,
