@@ -70,17 +70,28 @@ class Peer:
 
 
 class Redis(Peer):
-    def __init__(self, workdir, appendonly=False, extra=()):
+    def __init__(self, workdir, appendonly=False, extra=(), password=None):
         self.port = free_port()
         self.dir = os.path.join(workdir, "redis-%d" % self.port)
         os.makedirs(self.dir, exist_ok=True)
-        args = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
-                "--dir", self.dir, "--save", "", "--appendonly", "yes" if appendonly else "no",
-                "--logfile", os.path.join(self.dir, "redis.log")] + list(extra)
-        super().__init__(args, os.path.join(self.dir, "stdout.log"))
+        self.args = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+                     "--dir", self.dir, "--save", "", "--appendonly", "yes" if appendonly else "no",
+                     "--appendfsync", "always", "--unixsocket", os.path.join(self.dir, "redis.sock"),
+                     "--unixsocketperm", "700",
+                     "--logfile", os.path.join(self.dir, "redis.log")] + list(extra)
+        super().__init__(self.args, os.path.join(self.dir, "stdout.log"))
         import redis
-        self.client = redis.Redis(host="127.0.0.1", port=self.port)
+        self.client = redis.Redis(host="127.0.0.1", port=self.port, password=password)
         wait_until("redis answers", self._ping, 20)
+
+    @property
+    def socket(self):
+        return os.path.join(self.dir, "redis.sock")
+
+    def restart(self):
+        """Starts the server again on the same port and directory after stop()."""
+        Peer.__init__(self, self.args, os.path.join(self.dir, "stdout.log"))
+        wait_until("redis answers again", self._ping, 20)
 
     def _ping(self):
         try:

@@ -46,7 +46,11 @@ public struct ChildHandoff: Sendable, Codable {
 enum ChildDescriptor {
     /// The handoff line, then end-of-file when the master dies.
     static let handoff: Int32 = 0
-    /// Where the child writes `ready` once it runs.
+    /// Where the child writes status lines for the master:
+    /// `ready` once it runs; a worker adds `busy <job id>` when a send starts,
+    /// `sent <job id> <SES message id>` as soon as SES accepted it (so that the
+    /// master can record the result if the worker dies before it does), and
+    /// `idle` once the job's outcome is in Redis.
     static let status: Int32 = 3
 }
 

@@ -41,6 +41,8 @@ final class ChildRuntime {
     init() throws(SystemError) {
         // The parent-death signal is TERM: a drain, like the pipe's end.
         _ = hw_set_parent_death_signal(SIGTERM)
+        // A write to the status pipe of a dead master must fail, not kill us.
+        signal(SIGPIPE, SIG_IGN)
         signals = try SignalReceiver(signals: ChildLauncher.childSignals)
         guard let line = Self.readLine(fd: ChildDescriptor.handoff),
             let decoded = try? JSONDecoder().decode(ChildHandoff.self, from: Data(line))
@@ -59,7 +61,15 @@ final class ChildRuntime {
 
     /// Tells the master that this child is ready.
     func reportReady() {
-        writeAll(ChildDescriptor.status, Array("ready\n".utf8))
+        report("ready")
+    }
+
+    /// Sends one line of the status protocol to the master (see `ChildDescriptor.status`).
+    ///
+    /// A line is far below PIPE_BUF, so it arrives whole; when the master is gone the
+    /// write fails with EPIPE (SIGPIPE is ignored) and is dropped.
+    func report(_ line: String) {
+        writeAll(ChildDescriptor.status, Array((line + "\n").utf8))
     }
 
     /// Waits until `deadline` (CLOCK_MONOTONIC ns), `fd` becoming readable, or

@@ -13,6 +13,7 @@ final class MonitorProcess {
     private let session: MonitorSession
     private var log: Logger { runtime.logger }
     private var redisDown = false
+    private var sawEpochMarker = false
     private let account: AccountWatcher?
     private var nextAccountCheck: Int64 = 0
 
@@ -47,6 +48,12 @@ final class MonitorProcess {
     private func pass() -> Int64 {
         let second: Int64 = 1_000_000_000
         do {
+            if try session.ensureEpochMarker(), sawEpochMarker {
+                log.error(
+                    "Redis lost its data (restarted without persistence, or flushed); "
+                        + "jobs queued before that are gone")
+            }
+            sawEpochMarker = true
             let recovered = try session.recoverDeadWorkers()
             if recovered > 0 {
                 log.warning(

@@ -153,8 +153,11 @@ final class WorkerProcess {
         }
         let started = Monotonic.now()
         let startedMicroseconds = WallClock.microseconds()
+        runtime.report("busy \(job.id)")
         switch transport.send(email) {
         case .success(let messageID):
+            runtime.report("sent \(job.id) \(messageID)")
+            pauseBeforeRecordingIfTesting()
             let elapsed = Int((Monotonic.now() - started) / 1_000_000)
             return .acknowledge(
                 raw: raw, job: job, messageID: messageID, elapsed: elapsed,
@@ -220,8 +223,18 @@ final class WorkerProcess {
         return true
     }
 
+    /// Test-only: with `HWORKER_TEST_PAUSE_BEFORE_ACK=MS`, waits between SES's answer and
+    /// the acknowledgement, so that a test can kill the worker in that window.
+    private func pauseBeforeRecordingIfTesting() {
+        guard let text = ProcessEnvironment.current["HWORKER_TEST_PAUSE_BEFORE_ACK"],
+            let milliseconds = Int64(text)
+        else { return }
+        runtime.wait(until: Monotonic.now() + milliseconds * 1_000_000, interruptedBy: [])
+    }
+
     /// Records a job's outcome in Redis, retrying through outages until it lands.
     private func finish(_ end: PendingEnd) {
+        defer { runtime.report("idle") }
         while true {
             let ok = withRedis(until: [.terminate]) { () throws(RedisError) in try record(end) }
             if ok { return }

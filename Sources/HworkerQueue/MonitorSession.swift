@@ -87,6 +87,18 @@ public final class MonitorSession {
         try connected().command("SET", keys.sesAccount, json).checked("SET")
     }
 
+    /// Makes sure the queue's epoch marker exists.
+    ///
+    /// The marker is created once and never deleted, so finding it missing after it was
+    /// seen means Redis lost its data (a restart without persistence, or a flush).
+    ///
+    /// - Returns: Whether the marker had to be created.
+    /// - Throws: `RedisError`.
+    public func ensureEpochMarker() throws(RedisError) -> Bool {
+        let reply = try connected().command("SET", keys.epoch, "1", "NX").checked("SET")
+        return reply == .status("OK")
+    }
+
     private func connected() throws(RedisError) -> RedisConnection {
         if let connection, connection.isOpen { return connection }
         let opened = try RedisConnection(options: options)

@@ -46,6 +46,9 @@ public struct QueueKeys: Sendable, Equatable {
     /// Set by a worker when SES refuses to send for now (quota, paused account,
     /// credentials); it expires when sending should be tried again.
     public var sesPause: String { prefix + "ses_pause" }
+    /// A marker created once per queue and never deleted: when it disappears,
+    /// Redis lost its data.
+    public var epoch: String { prefix + "epoch" }
     /// The cluster-wide rate limiter's theoretical arrival time (µs, Redis clock).
     public var clusterRate: String { prefix + "cluster_rate" }
     /// What the last SES account check found (rate, quota, whether sending is enabled).

@@ -76,3 +76,34 @@ struct ConfigParserTests {
         #expect(Logger.json([("a", "q\"")]) == "{\"a\":\"q\\\"\"}")
     }
 }
+
+@Suite("Configuration files under fuzzing")
+struct ConfigFuzzTests {
+    @Test func randomBrokenFilesAlwaysGiveAnErrorWithFileAndLine() {
+        var generator = SystemRandomNumberGenerator()
+        let keys = [
+            "queue", "redis", "workers", "rate", "burst", "from", "region", "drain_deadline",
+            "log_level", "retry_base", "max_attempts", "redis_password", "rate_scope", "x",
+        ]
+        let values = [
+            "", "-1", "1e999", "nan", "\"", "\"\"", "auto", "10ms", "5x", "host:", "unix:", "é",
+            "999999999999999999999", "  ", "=", "#", "\u{0}", "debug", "cluster",
+        ]
+        for _ in 0..<2_000 {
+            var lines: [String] = []
+            for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                let key = keys.randomElement(using: &generator) ?? "x"
+                let value = values.randomElement(using: &generator) ?? ""
+                let shape = Int.random(in: 0...3, using: &generator)
+                lines.append(
+                    shape == 0 ? key : shape == 1 ? "\(key) = \(value)" : "\(key)=\(value)")
+            }
+            do {
+                _ = try ConfigParser.parse(lines.joined(separator: "\n"), file: "fuzz.conf")
+            } catch {
+                #expect(error.description.hasPrefix("fuzz.conf"))
+                #expect(error.line >= 0 && error.line <= lines.count)
+            }
+        }
+    }
+}
