@@ -151,8 +151,11 @@ public enum ConfigParser {
         case "monitors": c.monitors = try integer(value, in: 1...16)
         case "rate":
             c.rateAuto = value == "auto"
+            c.rateUnlimited = value == "unlimited"
             // Until SES answers, an automatic rate starts at the sandbox's 1 per second.
-            c.rate = c.rateAuto ? 1 : try number(value, in: 0.01...Double(RateSegment.maxWindow))
+            c.rate =
+                c.rateAuto || c.rateUnlimited
+                ? 1 : try number(value, in: 0.01...Double(RateSegment.maxWindow))
         case "rate_headroom": c.rateHeadroom = try number(value, in: 0.05...1)
         case "rate_refresh": c.rateRefresh = try duration(value, in: 5...86_400)
         case "rate_scope": c.rateScope = try choice(value, RateScope.self)

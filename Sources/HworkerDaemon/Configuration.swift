@@ -29,6 +29,9 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var rate: Double = 1
     /// Whether `rate` follows SES's MaxSendRate (`rate = auto`).
     public var rateAuto = false
+    /// Whether sends are not paced at all (`rate = unlimited`; for benchmarks and for
+    /// peers that are not SES).
+    public var rateUnlimited = false
     /// The share of SES's MaxSendRate used when `rate = auto`.
     public var rateHeadroom: Double = 0.9
     /// How often the SES account (rate, quota, sending enabled) is read, in seconds.
