@@ -111,6 +111,12 @@ public enum ConfigParser {
                 file: file, line: seen["rate_scope"] ?? 0, key: "cluster_rate",
                 reason: "required with rate_scope = cluster")
         }
+        if config.jobDeadline <= config.sendTimeout {
+            throw ConfigError(
+                file: file, line: seen["job_deadline"] ?? seen["send_timeout"] ?? 0,
+                key: "job_deadline",
+                reason: "must be longer than send_timeout (\(config.sendTimeout)s)")
+        }
         let hasKey = config.awsAccessKeyID != nil
         let hasSecret = config.awsSecretAccessKey != nil
         if hasKey != hasSecret {
@@ -176,6 +182,7 @@ public enum ConfigParser {
         case "throttle_delay": c.throttleDelay = try duration(value, in: 0.001...3_600)
         case "quota_recheck": c.quotaRecheck = try duration(value, in: 1...86_400)
         case "pause_recheck": c.pauseRecheck = try duration(value, in: 1...86_400)
+        case "job_deadline": c.jobDeadline = try duration(value, in: 1...86_400)
         case "drain_deadline": c.drainDeadline = try duration(value, in: 0.1...3_600)
         case "send_timeout": c.sendTimeout = try duration(value, in: 0.1...600)
         case "connect_timeout": c.connectTimeout = try duration(value, in: 0.1...120)

@@ -72,6 +72,8 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var quotaRecheck: Double = 300
     /// How long sending pauses after SES refused to send (paused account, credentials).
     public var pauseRecheck: Double = 60
+    /// How long one send may take before the master kills the worker, in seconds.
+    public var jobDeadline: Double = 120
     /// How long a drain may take before workers are killed, in seconds.
     public var drainDeadline: Double = 30
     /// How long one SES request may take, in seconds.

@@ -40,6 +40,12 @@ struct ChildRecord {
     var stopping = false
     /// The master sent it SIGKILL at a deadline.
     var killed = false
+    /// Status bytes read but not yet a whole line.
+    var statusBuffer: [UInt8] = []
+    /// The job a worker is sending, and since when.
+    var busy: (job: String, since: Int64)?
+    /// A job SES accepted that the worker has not recorded yet: (job id, message id).
+    var accepted: (job: String, messageID: String)?
 }
 
 /// The restart bookkeeping of one slot.
@@ -103,6 +109,7 @@ final class Master {
             reap()
             startDueChildren()
             enforceDeadline()
+            killStuckWorkers()
         }
         shutdown()
         return exitCode
@@ -172,6 +179,11 @@ final class Master {
             if children.values.contains(where: { !$0.killed }) { next = min(next, deadline) }
         case .running: break
         }
+        for record in children.values where !record.killed {
+            if let busy = record.busy {
+                next = min(next, busy.since + Int64(config.jobDeadline * 1e9))
+            }
+        }
         if next == .max { return -1 }
         let remaining = (next - Monotonic.now()) / 1_000_000 + 1
         return Int32(max(0, min(remaining, 60_000)))
@@ -179,18 +191,44 @@ final class Master {
 
     private func readStatus(of pid: pid_t) {
         guard var record = children[pid] else { return }
-        var buffer = [UInt8](repeating: 0, count: 64)
+        var buffer = [UInt8](repeating: 0, count: 4096)
         let count = read(record.statusFD, &buffer, buffer.count)
-        if count > 0, !record.ready {
-            record.ready = true
-            children[pid] = record
-            logger.debug("child ready", fields(record))
-            retireOldGenerationIfReady()
-        } else if count == 0 {
+        if count == 0 {
             // The child closed its status pipe: it is exiting; SIGCHLD follows.
             close(record.statusFD)
             record.statusFD = -1
             children[pid] = record
+            return
+        }
+        guard count > 0 else { return }
+        record.statusBuffer += buffer[0..<count]
+        while let newline = record.statusBuffer.firstIndex(of: 0x0A) {
+            let line = String(decoding: record.statusBuffer[..<newline], as: UTF8.self)
+            record.statusBuffer.removeSubrange(...newline)
+            apply(statusLine: line, to: &record)
+        }
+        children[pid] = record
+    }
+
+    /// Applies one line of the status protocol (see `ChildDescriptor.status`).
+    private func apply(statusLine line: String, to record: inout ChildRecord) {
+        let words = line.split(separator: " ", maxSplits: 2).map(String.init)
+        switch words.first {
+        case "ready":
+            guard !record.ready else { return }
+            record.ready = true
+            children[record.pid] = record
+            logger.debug("child ready", fields(record))
+            retireOldGenerationIfReady()
+        case "busy" where words.count >= 2:
+            record.busy = (words[1], Monotonic.now())
+        case "sent" where words.count >= 3:
+            record.accepted = (words[1], words[2])
+        case "idle":
+            record.busy = nil
+            record.accepted = nil
+        default:
+            logger.warning("unknown status line from a child", fields(record) + [("line", line)])
         }
     }
 
@@ -269,7 +307,10 @@ final class Master {
         if rate?.release(heldBy: record.pid) == true {
             logger.warning("released the rate lock held by a dead child", fields(record))
         }
-        if record.key.role == .worker, !clean { returnJobs(of: record) }
+        if record.key.role == .worker, !clean {
+            acknowledgeAcceptedJob(of: record)
+            returnJobs(of: record)
+        }
         if exit == .exited(exitConfigError) {
             logger.error("child cannot run with this configuration; stopping", fields(record))
             exitCode = exitConfigError
@@ -312,13 +353,53 @@ final class Master {
         }
     }
 
+    /// Records the send of a worker that died after SES accepted a message and before the
+    /// worker recorded it, so that the job is not sent again.
+    private func acknowledgeAcceptedJob(of record: ChildRecord) {
+        guard let accepted = record.accepted else { return }
+        var info =
+            fields(record) + [("job.id", accepted.job), ("ses.message_id", accepted.messageID)]
+        do {
+            let session = try deadWorkerSession(record)
+            defer { session.disconnect() }
+            let found = try session.acknowledgeForDeadWorker(
+                jobID: accepted.job, messageID: accepted.messageID)
+            info.append(("found", found ? "true" : "false"))
+            logger.info("acknowledged a send the dead worker could not record", info)
+        } catch {
+            logger.warning(
+                "cannot acknowledge the dead worker's send; the job may be sent again",
+                info + [("error", "\(error)")])
+        }
+    }
+
+    private func deadWorkerSession(_ record: ChildRecord) throws -> WorkerSession {
+        WorkerSession(
+            workerID: record.workerID, keys: try QueueKeys(name: config.queue),
+            redis: config.redisOptions, retry: config.retryPolicy, heartbeatTTL: 1,
+            resultTTL: Int(config.resultTTL), eventsMaxLength: config.eventsMax)
+    }
+
+    /// Kills workers whose send has taken longer than the job deadline; reaping them
+    /// returns their jobs to the queue.
+    private func killStuckWorkers() {
+        let deadline = Int64(config.jobDeadline * 1e9)
+        let now = Monotonic.now()
+        for (pid, var record) in children where !record.killed {
+            guard let busy = record.busy, now - busy.since > deadline else { continue }
+            logger.error(
+                "worker stuck past the job deadline; killing it",
+                fields(record) + [("job.id", busy.job), ("deadline_s", String(config.jobDeadline))])
+            kill(pid, SIGKILL)
+            record.killed = true
+            children[pid] = record
+        }
+    }
+
     /// Gives the in-flight jobs of a worker that died back to the queue at once.
     private func returnJobs(of record: ChildRecord) {
         do {
-            let session = WorkerSession(
-                workerID: record.workerID, keys: try QueueKeys(name: config.queue),
-                redis: config.redisOptions, retry: config.retryPolicy, heartbeatTTL: 1,
-                resultTTL: 1, eventsMaxLength: 1)
+            let session = try deadWorkerSession(record)
             defer { session.disconnect() }
             try session.unregister()
             logger.info("returned the dead worker's jobs to the queue", fields(record))

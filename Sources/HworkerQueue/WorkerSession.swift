@@ -213,6 +213,29 @@ public final class WorkerSession {
         return max(0, reply.integer ?? 0)
     }
 
+    /// Acknowledges, for a worker that died, a job SES accepted before the worker could
+    /// record it: finds the job in the worker's in-flight list by id and acknowledges it.
+    ///
+    /// - Parameters:
+    ///   - jobID: The job's id, as the worker reported it.
+    ///   - messageID: The SES message id the worker reported.
+    /// - Returns: Whether the job was found in flight and acknowledged.
+    /// - Throws: `RedisError`.
+    public func acknowledgeForDeadWorker(jobID: String, messageID: String) throws(RedisError)
+        -> Bool
+    {
+        let inFlight = try connected().command("LRANGE", keys.inFlight(worker: workerID), "0", "-1")
+            .checked("LRANGE").elements
+        for item in inFlight {
+            guard case .bulk(let raw) = item, let job = try? Job.decode(raw), job.id == jobID else {
+                continue
+            }
+            try acknowledge(raw: raw, job: job, messageID: messageID, elapsedMilliseconds: 0)
+            return true
+        }
+        return false
+    }
+
     /// Drops a taken job that was already sent, without sending it again.
     ///
     /// - Parameter raw: The job's bytes as taken.
