@@ -31,6 +31,15 @@ final class WorkerProcess {
     private var log: Logger { runtime.logger }
     private var redisDown = false
     private var lastHeartbeat: Int64 = 0
+    /// Set when a connection broke: an answer that never arrived may have moved a job
+    /// into the in-flight list, so the worker registers again (returning such jobs to
+    /// the queue) before it takes the next one.
+    private var needsRegister = false
+    /// Whether the result of the job in hand was found recorded when it was taken.
+    private var knownSent: Bool?
+    /// A job taken along with the last acknowledgement, and whether its result is
+    /// recorded (nil: not known yet).
+    private var prefetched: (raw: [UInt8], wasSent: Bool?)?
 
     /// How often the worker refreshes its heartbeat and reads the pause keys.
     private let checkInInterval: Int64 = 1_000_000_000
@@ -74,7 +83,10 @@ final class WorkerProcess {
             // A stop that arrived during the last send ends the loop before the next take.
             runtime.pollSignals()
             if runtime.stopRequest != nil { break }
-            guard let raw = take() else { continue }
+            let next = prefetched.map { ($0.raw, $0.wasSent) } ?? take().map { ($0, nil) }
+            prefetched = nil
+            guard let (raw, wasSent) = next else { continue }
+            knownSent = wasSent
             let end = process(raw)
             finish(end)
         }
@@ -107,6 +119,13 @@ final class WorkerProcess {
 
     /// Blocks until a job arrives, the take times out or a stop is requested.
     private func take() -> [UInt8]? {
+        if needsRegister {
+            let ok = withRedis(until: [.drain, .terminate]) { () throws(RedisError) in
+                try session.register()
+            }
+            guard ok else { return nil }
+            needsRegister = false
+        }
         guard checkInIfDue() else {
             runtime.wait(until: lastCheckIn + checkInInterval)
             return nil
@@ -144,7 +163,7 @@ final class WorkerProcess {
                 message: "invalid job: email.\(error.field): \(error.reason.description)")
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
-        if alreadySent(job.id) { return .duplicate(raw: raw, jobID: job.id) }
+        if knownSent ?? alreadySent(job.id) { return .duplicate(raw: raw, jobID: job.id) }
         let due = reserveRate(recipients: email.recipients.count)
         if !waitForRate(until: due) {
             let failure = SendFailure(
@@ -227,11 +246,13 @@ final class WorkerProcess {
     /// Test-only: with `HWORKER_TEST_PAUSE_BEFORE_ACK=MS`, waits between SES's answer and
     /// the acknowledgement, so that a test can kill the worker in that window.
     private func pauseBeforeRecordingIfTesting() {
-        guard let text = ProcessEnvironment.current["HWORKER_TEST_PAUSE_BEFORE_ACK"],
-            let milliseconds = Int64(text)
-        else { return }
+        guard let milliseconds = testPauseBeforeAck else { return }
         runtime.wait(until: Monotonic.now() + milliseconds * 1_000_000, interruptedBy: [])
     }
+
+    private lazy var testPauseBeforeAck: Int64? = {
+        ProcessEnvironment.current["HWORKER_TEST_PAUSE_BEFORE_ACK"].flatMap { Int64($0) }
+    }()
 
     /// Records a job's outcome in Redis, retrying through outages until it lands.
     private func finish(_ end: PendingEnd) {
@@ -254,9 +275,14 @@ final class WorkerProcess {
             try session.dropDuplicate(raw: raw)
             log.warning("already sent; not sending again", [("job.id", jobID)])
         case .acknowledge(let raw, let job, let messageID, let elapsed, let started):
-            try session.acknowledge(
+            // On a busy queue the next job comes with the acknowledgement, unless a
+            // check-in is due or the worker is stopping.
+            let takeNext =
+                runtime.stopRequest == nil && pauseReason == nil
+                && Monotonic.now() - lastCheckIn < checkInInterval
+            prefetched = try session.acknowledge(
                 raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsed,
-                startedMicroseconds: started)
+                startedMicroseconds: started, takeNext: takeNext)
             log.info(
                 "sent",
                 [
@@ -331,6 +357,7 @@ final class WorkerProcess {
                 }
                 return true
             } catch {
+                if error.isConnectionLost { needsRegister = true }
                 if !error.isConnectionLost {
                     log.error("redis error", [("error", error.description)])
                 } else if !redisDown {

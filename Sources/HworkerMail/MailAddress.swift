@@ -115,6 +115,12 @@ extension MailAddress {
     /// - Parameter text: The address as a producer wrote it.
     /// - Throws: `MailAddress.Problem` naming the first thing wrong.
     public init(parsing text: String) throws(Problem) {
+        // Most addresses are plain ASCII `local@domain`: check those byte by
+        // byte; everything else takes the full path below.
+        if let (local, domain) = Self.plainASCIISpec(text) {
+            self.init(displayName: nil, localPart: local, domain: domain)
+            return
+        }
         if text.unicodeScalars.contains(where: Self.isControl) { throw .controlCharacter }
         let trimmed = Self.trimmed(Substring(text))
         if trimmed.isEmpty { throw .empty }
@@ -131,6 +137,52 @@ extension MailAddress {
         try Self.checkLocalPart(local)
         try Self.checkDomain(domain)
         self.init(displayName: name, localPart: String(local), domain: String(domain))
+    }
+
+    /// The local part and domain of a plain ASCII `local@domain` that passes every rule
+    /// of the full parser, or nil when the text needs the full parser (or is invalid).
+    static func plainASCIISpec(_ text: String) -> (String, String)? {
+        let bytes = text.utf8
+        guard let at = bytes.firstIndex(of: 0x40) else { return nil }
+        let local = bytes[..<at]
+        let domain = bytes[bytes.index(after: at)...]
+        guard (1...64).contains(local.count), (3...253).contains(domain.count),
+            local.first != 0x2E, local.last != 0x2E
+        else { return nil }
+        var previous: UInt8 = 0
+        for byte in local {
+            guard byte == 0x2E ? previous != 0x2E : isAtextByte(byte) else { return nil }
+            previous = byte
+        }
+        var labelLength = 0
+        var labels = 1
+        previous = 0x2E
+        for byte in domain {
+            if byte == 0x2E {
+                guard labelLength > 0, previous != 0x2D else { return nil }
+                labels += 1
+                labelLength = 0
+            } else {
+                let alphanumeric =
+                    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A)
+                    || (byte >= 0x61 && byte <= 0x7A)
+                guard alphanumeric || (byte == 0x2D && previous != 0x2E) else { return nil }
+                labelLength += 1
+                guard labelLength <= 63 else { return nil }
+            }
+            previous = byte
+        }
+        guard labels >= 2, labelLength > 0, previous != 0x2D else { return nil }
+        return (String(decoding: local, as: UTF8.self), String(decoding: domain, as: UTF8.self))
+    }
+
+    private static func isAtextByte(_ byte: UInt8) -> Bool {
+        if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A)
+            || (byte >= 0x61 && byte <= 0x7A)
+        {
+            return true
+        }
+        return "!#$%&'*+-/=?^_`{|}~".utf8.contains(byte)
     }
 
     /// Splits `Name <spec>` into the unquoted name (or `nil`) and the spec.

@@ -75,7 +75,10 @@ enum QueueScripts {
     /// its SES message id and publishes a `sent` event.
     /// KEYS: in-flight, attempts, result, stats, events, queue.
     /// ARGV: job bytes, job id, message id, result ttl s, events max length,
-    /// payload, recipients, elapsed ms, send start (µs since the epoch, worker's clock).
+    /// payload, recipients, elapsed ms, send start (µs since the epoch, worker's clock),
+    /// `1` to take the next job in the same call, the key prefix.
+    /// Returns {next job or false, 1 if the next job's result is recorded, 0 if
+    /// not, -1 if its id is unknown here}.
     static let acknowledge =
         now + """
             local t = now_ms()
@@ -90,7 +93,15 @@ enum QueueScripts {
             redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'event', 'sent', 'job', ARGV[2],
               'message_id', ARGV[3], 'payload', ARGV[6], 'recipients', ARGV[7], 'elapsed_ms', ARGV[8],
               'started_us', ARGV[9])
-            return t
+            if ARGV[10] ~= '1' then return {false, 0} end
+            -- Take the next job now, saving the worker a round trip on a busy queue.
+            local job = redis.call('LMOVE', KEYS[6], KEYS[1], 'RIGHT', 'LEFT')
+            if not job then return {false, 0} end
+            local ok, decoded = pcall(cjson.decode, job)
+            if ok and type(decoded) == 'table' and type(decoded.id) == 'string' then
+              return {job, redis.call('EXISTS', ARGV[11] .. 'result:' .. decoded.id)}
+            end
+            return {job, -1}
             """
 
     /// Reserves recipients in the cluster-wide rate (GCRA on Redis's clock),

@@ -255,11 +255,15 @@ public final class WorkerSession {
     ///   - elapsedMilliseconds: How long the send took.
     ///   - startedMicroseconds: When the send started, in µs since the epoch on the
     ///     worker's clock; rate checks read it from the events stream.
+    ///   - takeNext: Also move the next queued job, if any, into the in-flight list.
+    /// - Returns: The next job when `takeNext` found one, with whether its result is
+    ///   already recorded (nil when the script could not tell).
     /// - Throws: `RedisError`.
+    @discardableResult
     public func acknowledge(
         raw: [UInt8], job: Job, messageID: String, elapsedMilliseconds: Int,
-        startedMicroseconds: Int64 = 0
-    ) throws(RedisError) {
+        startedMicroseconds: Int64 = 0, takeNext: Bool = false
+    ) throws(RedisError) -> (raw: [UInt8], wasSent: Bool?)? {
         let keyList = [
             keys.inFlight(worker: workerID), keys.attempts, keys.result(job: job.id), keys.stats,
             keys.events, keys.queue,
@@ -269,8 +273,14 @@ public final class WorkerSession {
             RedisArgument(resultTTL), RedisArgument(eventsMaxLength),
             RedisArgument(job.payload ?? ""), RedisArgument(job.email.recipients.count),
             RedisArgument(elapsedMilliseconds), RedisArgument(String(startedMicroseconds)),
+            RedisArgument(takeNext ? "1" : "0"), RedisArgument(keys.prefix),
         ]
-        try acknowledgeScript.run(on: try connected(), keys: keyList, arguments: arguments)
+        let reply = try acknowledgeScript.run(
+            on: try connected(), keys: keyList, arguments: arguments)
+        let parts = reply.elements
+        guard parts.count == 2, case .bulk(let next) = parts[0] else { return nil }
+        let sent = parts[1].integer ?? -1
+        return (next, sent < 0 ? nil : sent == 1)
     }
 
     /// Ends an attempt that did not send.
