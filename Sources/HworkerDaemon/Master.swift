@@ -224,7 +224,7 @@ final class Master {
             record.busy = (words[1], Monotonic.now())
         case "sent" where words.count >= 3:
             record.accepted = (words[1], words[2])
-        case "idle":
+        case "idle", "done":
             record.busy = nil
             record.accepted = nil
         default:

@@ -35,6 +35,8 @@ final class WorkerProcess {
     /// into the in-flight list, so the worker registers again (returning such jobs to
     /// the queue) before it takes the next one.
     private var needsRegister = false
+    /// How long the last SES request took, for the master's latency histogram.
+    private var lastSendMilliseconds = 0
     /// Whether the result of the job in hand was found recorded when it was taken.
     private var knownSent: Bool?
     /// A job taken along with the last acknowledgement, and whether its result is
@@ -178,10 +180,12 @@ final class WorkerProcess {
             runtime.report("sent \(job.id) \(messageID)")
             pauseBeforeRecordingIfTesting()
             let elapsed = Int((Monotonic.now() - started) / 1_000_000)
+            lastSendMilliseconds = max(1, elapsed)
             return .acknowledge(
                 raw: raw, job: job, messageID: messageID, elapsed: elapsed,
                 startedMicroseconds: startedMicroseconds)
         case .failure(let failure):
+            lastSendMilliseconds = max(1, Int((Monotonic.now() - started) / 1_000_000))
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
     }
@@ -256,9 +260,15 @@ final class WorkerProcess {
 
     /// Records a job's outcome in Redis, retrying through outages until it lands.
     private func finish(_ end: PendingEnd) {
-        defer { runtime.report("idle") }
+        var outcome = "unrecorded"
+        defer {
+            runtime.report("done \(outcome) \(lastSendMilliseconds)")
+            lastSendMilliseconds = 0
+        }
         while true {
-            let ok = withRedis(until: [.terminate]) { () throws(RedisError) in try record(end) }
+            let ok = withRedis(until: [.terminate]) { () throws(RedisError) in
+                outcome = try record(end)
+            }
             if ok { return }
             if runtime.stopRequest == .terminate {
                 log.error(
@@ -269,11 +279,15 @@ final class WorkerProcess {
         }
     }
 
-    private func record(_ end: PendingEnd) throws(RedisError) {
+    /// Records the outcome in Redis and logs it.
+    ///
+    /// - Returns: `sent`, `retry`, `dead` or `duplicate`, for the master's metrics.
+    private func record(_ end: PendingEnd) throws(RedisError) -> String {
         switch end {
         case .duplicate(let raw, let jobID):
             try session.dropDuplicate(raw: raw)
             log.warning("already sent; not sending again", [("job.id", jobID)])
+            return "duplicate"
         case .acknowledge(let raw, let job, let messageID, let elapsed, let started):
             // On a busy queue the next job comes with the acknowledgement, unless a
             // check-in is due or the worker is stopping.
@@ -289,6 +303,7 @@ final class WorkerProcess {
                     ("job.id", job.id), ("recipients", String(job.email.recipients.count)),
                     ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
                 ])
+            return "sent"
         case .fail(let raw, let jobID, let payload, let failure):
             if case .pause(let seconds) = failure.action {
                 try session.pauseSending(
@@ -301,6 +316,8 @@ final class WorkerProcess {
                 reason: failure.message, code: failure.code, jitter: Double.random(in: 0..<1),
                 throttleDelay: pauseDelay(failure.action))
             logOutcome(outcome, jobID: jobID, failure: failure)
+            if case .dead = outcome { return "dead" }
+            return "retry"
         }
     }
 
@@ -327,7 +344,7 @@ final class WorkerProcess {
             log.info(
                 "retry", fields + [("attempts", String(attempts)), ("delay_ms", String(delay))])
         case .dead(let attempts):
-            log.warning("dead", fields + [("attempts", String(attempts))])
+            log.info("dead", fields + [("attempts", String(attempts))])
         }
     }
 
