@@ -77,6 +77,23 @@ class QueueBehaviour(DaemonTestCase):
         self.assertIn("not valid UTF-8", junk[0]["reason"])
         self.assertEqual(len(stub.sent()), 10)
 
+    def test_configuration_set_tags_and_reply_to_reach_ses_in_the_request(self):
+        stub = self.stub("--configuration-sets", "marketing")
+        config = self.config(ses_endpoint=stub.url)
+        self.daemon(config)
+        self.enqueue(config, to="a@example.org", cc="c@example.org", bcc="b@example.org",
+                     reply_to="help@example.com", subject="Tagged ✓", text="t", html="<p>h</p>",
+                     configuration_set="marketing", tag=["campaign=spring", "tier=gold"])
+        self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 1)
+        message = stub.sent()[0]
+        self.assertEqual(message.get("configuration_set"), "marketing")
+        self.assertEqual(sorted((t["Name"], t["Value"]) for t in message["tags"]),
+                         [("campaign", "spring"), ("tier", "gold")])
+        self.assertEqual(message.get("reply_to"), ["help@example.com"])
+        self.assertEqual(message.get("subject"), "Tagged ✓")
+        self.assertEqual(sorted(message["to"] + message["cc"] + message["bcc"]),
+                         ["a@example.org", "b@example.org", "c@example.org"])
+
     def test_permanent_errors_are_dead_lettered_with_the_ses_code(self):
         stub = self.stub()
         stub.configure(fail_next=["MessageRejected"])
