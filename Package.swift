@@ -39,8 +39,8 @@ let package = Package(
         .target(
             name: "HworkerTestSupport", dependencies: ["HworkerRedis"],
             path: "Tests/HworkerTestSupport"),
-        .testTarget(name: "HworkerMailTests", dependencies: ["HworkerMail"]),
-        .testTarget(name: "HworkerSESTests", dependencies: ["HworkerSES"]),
+        .testTarget(name: "HworkerMailTests", dependencies: ["HworkerMail", "HworkerTestSupport"]),
+        .testTarget(name: "HworkerSESTests", dependencies: ["HworkerSES", "HworkerTestSupport"]),
         .testTarget(
             name: "HworkerQueueTests", dependencies: ["HworkerQueue", "HworkerTestSupport"]),
         .testTarget(name: "HworkerRateTests", dependencies: ["HworkerRate", "HworkerTestSupport"]),

@@ -47,22 +47,13 @@ struct Metrics {
     /// - Returns: Prometheus text format, version 0.0.4.
     func render(gauges: [(String, String, Double)]) -> String {
         var out = ""
-        family(&out, "hworker_jobs_total", "counter", "Jobs finished by this server's workers.")
-        for (outcome, count) in jobs.sorted(by: { $0.key < $1.key }) {
-            out += "hworker_jobs_total{outcome=\"\(outcome)\"} \(count)\n"
-        }
-        family(&out, "hworker_child_starts_total", "counter", "Children started, by role.")
-        for (role, count) in childStarts.sorted(by: { $0.key < $1.key }) {
-            out += "hworker_child_starts_total{role=\"\(role)\"} \(count)\n"
-        }
-        family(&out, "hworker_child_crashes_total", "counter", "Children that exited uncleanly.")
-        for (role, count) in childCrashes.sorted(by: { $0.key < $1.key }) {
-            out += "hworker_child_crashes_total{role=\"\(role)\"} \(count)\n"
-        }
-        family(&out, "hworker_reloads_total", "counter", "Configuration reloads, by result.")
-        for (result, count) in reloads.sorted(by: { $0.key < $1.key }) {
-            out += "hworker_reloads_total{result=\"\(result)\"} \(count)\n"
-        }
+        labelled(
+            &out, "hworker_jobs_total", "Jobs finished by this server's workers.", "outcome", jobs)
+        labelled(&out, "hworker_child_starts_total", "Children started.", "role", childStarts)
+        labelled(
+            &out, "hworker_child_crashes_total", "Children that exited uncleanly.", "role",
+            childCrashes)
+        labelled(&out, "hworker_reloads_total", "Configuration reloads.", "result", reloads)
         family(&out, "hworker_send_seconds", "histogram", "Duration of SES requests.")
         for (index, bound) in Self.latencyBounds.enumerated() {
             out += "hworker_send_seconds_bucket{le=\"\(bound)\"} \(latencyCounts[index])\n"
@@ -75,6 +66,16 @@ struct Metrics {
             out += "\(name) \(value)\n"
         }
         return out
+    }
+
+    private func labelled(
+        _ out: inout String, _ name: String, _ help: String, _ label: String,
+        _ values: [String: UInt64]
+    ) {
+        family(&out, name, "counter", help)
+        for (value, count) in values.sorted(by: { $0.key < $1.key }) {
+            out += "\(name){\(label)=\"\(value)\"} \(count)\n"
+        }
     }
 
     private func family(_ out: inout String, _ name: String, _ type: String, _ help: String) {

@@ -81,10 +81,14 @@ final class MetricsServer {
         let line = String(decoding: request.prefix { $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
         let parts = line.split(separator: " ")
         let (status, type, text): (String, String, String)
-        if parts.count >= 2, parts[0] == "GET", parts[1] == "/metrics" || parts[1].hasPrefix("/metrics?") {
+        if parts.count >= 2, parts[0] == "GET",
+            parts[1] == "/metrics" || parts[1].hasPrefix("/metrics?")
+        {
             (status, type, text) = ("200 OK", "text/plain; version=0.0.4; charset=utf-8", body())
         } else {
-            (status, type, text) = ("404 Not Found", "text/plain; charset=utf-8", "try GET /metrics\n")
+            (status, type, text) = (
+                "404 Not Found", "text/plain; charset=utf-8", "try GET /metrics\n"
+            )
         }
         let head =
             "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(text.utf8.count)\r\n"

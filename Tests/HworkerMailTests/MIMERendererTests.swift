@@ -1,5 +1,6 @@
 import Foundation
 import HworkerMail
+import HworkerTestSupport
 import Testing
 
 /// What Python's `email` package reads from a rendered message (scripts/mime-parse.py).

@@ -1,6 +1,7 @@
 import Foundation
 import HworkerMail
 import HworkerSES
+import HworkerTestSupport
 import Testing
 
 /// The SES client against moto with signature checking on. Each test starts its own

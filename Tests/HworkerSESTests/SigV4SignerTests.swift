@@ -1,5 +1,6 @@
 import Foundation
 import HworkerSES
+import HworkerTestSupport
 import Testing
 
 @Suite struct SigV4SignerTests {

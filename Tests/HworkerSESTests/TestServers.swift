@@ -11,6 +11,7 @@
 
 import Foundation
 import HworkerSES
+import HworkerTestSupport
 
 #if canImport(Glibc)
     import Glibc

@@ -6,22 +6,22 @@
 import Foundation
 
 /// A helper script under `scripts/`.
-enum PythonScript {
+public enum PythonScript {
     /// The repository's `scripts` directory, found from this file's path.
-    static let directory = URL(fileURLWithPath: #filePath)
+    public static let directory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts")
 
     /// A script that exited with a failure status.
-    struct Failure: Error, CustomStringConvertible {
-        var script: String
-        var status: Int32
-        var stderr: String
-        var description: String { "\(script) exited with \(status): \(stderr)" }
+    public struct Failure: Error, CustomStringConvertible {
+        public var script: String
+        public var status: Int32
+        public var stderr: String
+        public var description: String { "\(script) exited with \(status): \(stderr)" }
     }
 
     /// Runs `scripts/<name>` with `arguments`, feeding it `input`; returns its stdout.
-    static func run(_ name: String, _ arguments: [String] = [], input: [UInt8] = []) throws
+    public static func run(_ name: String, _ arguments: [String] = [], input: [UInt8] = []) throws
         -> [UInt8]
     {
         let process = Process()
