@@ -14,9 +14,13 @@ public enum PythonScript {
 
     /// A script that exited with a failure status.
     public struct Failure: Error, CustomStringConvertible {
+        /// The script's file name.
         public var script: String
+        /// Its exit status.
         public var status: Int32
+        /// What it wrote to standard error.
         public var stderr: String
+        /// The three together.
         public var description: String { "\(script) exited with \(status): \(stderr)" }
     }
 
