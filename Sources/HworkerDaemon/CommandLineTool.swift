@@ -17,6 +17,8 @@ public enum CommandLineTool {
 
         commands:
           run --config FILE            start the master with its workers and monitors
+                                       (TERM/INT drain, QUIT terminates, HUP reloads,
+                                       TTIN/TTOU add/remove a worker, USR1 reopens logs)
           check-config FILE            validate a configuration file and exit
           enqueue --config FILE ...    validate and enqueue one email (see `enqueue --help`)
           version                      print the version
@@ -51,6 +53,7 @@ public enum CommandLineTool {
 
     private static func runMaster(_ arguments: [String]) -> Int32 {
         var options = OptionReader(arguments)
+        if options.flag("--help") { return printOut("usage: hworker-ses run --config FILE\n") }
         let path = options.value("--config") ?? options.positional()
         guard let path, options.unknown.isEmpty else {
             printError("usage: hworker-ses run --config FILE\n")
@@ -66,7 +69,7 @@ public enum CommandLineTool {
         }
         let config: Configuration
         do {
-            config = try CredentialResolver.resolve(ConfigParser.load(path: path))
+            config = try loadResolved(path)
         } catch {
             printError("hworker-ses: \(error)\n")
             return exitConfigError
@@ -83,8 +86,7 @@ public enum CommandLineTool {
             return exitUsage
         }
         do {
-            let config = try ConfigParser.load(path: path)
-            _ = try CredentialResolver.resolve(config)
+            let config = try loadResolved(path)
             warnIfReadableByOthers(path, config)
             return printOut(
                 "\(path): ok (queue \(config.queue), \(config.workers) workers, rate \(config.rate)/s)\n"
@@ -92,6 +94,16 @@ public enum CommandLineTool {
         } catch {
             printError("hworker-ses: \(error)\n")
             return exitConfigError
+        }
+    }
+
+    /// Loads a configuration file and resolves its credentials; errors name the file.
+    static func loadResolved(_ path: String) throws -> Configuration {
+        let config = try ConfigParser.load(path: path)
+        do {
+            return try CredentialResolver.resolve(config)
+        } catch {
+            throw ConfigError(file: path, line: 0, key: nil, reason: error.description)
         }
     }
 

@@ -4,6 +4,7 @@
 // and the key, and never repeats the value of a secret key.
 
 import Glibc
+import HworkerMail
 import HworkerQueue
 import HworkerRate
 import HworkerRedis
@@ -120,11 +121,44 @@ public enum ConfigParser {
         let hasKey = config.awsAccessKeyID != nil
         let hasSecret = config.awsSecretAccessKey != nil
         if hasKey != hasSecret {
+            let given = hasKey ? "aws_access_key_id" : "aws_secret_access_key"
             let missing = hasKey ? "aws_secret_access_key" : "aws_access_key_id"
-            let other = hasKey ? "aws_access_key_id" : "aws_secret_access_key"
             throw ConfigError(
-                file: file, line: seen[other] ?? 0, key: missing,
-                reason: "must be given together with \(other)")
+                file: file, line: seen[given] ?? 0, key: given,
+                reason: "is given without \(missing); set both or neither")
+        }
+        try checkRelations(config, seen: seen, file: file)
+    }
+
+    /// Rules between keys, each error naming the key that has to change.
+    private static func checkRelations(
+        _ c: Configuration, seen: [String: Int], file: String
+    ) throws(ConfigError) {
+        func fail(_ key: String, _ reason: String) -> ConfigError {
+            ConfigError(file: file, line: seen[key] ?? 0, key: key, reason: reason)
+        }
+        do {
+            _ = try MailAddress(parsing: c.from)
+        } catch {
+            throw fail("from", "invalid address \"\(c.from)\": \(error)")
+        }
+        if c.heartbeatTimeout <= c.sendTimeout {
+            throw fail("heartbeat_timeout", "must be longer than send_timeout (\(c.sendTimeout)s)")
+        }
+        if c.retryBase > c.retryMax {
+            throw fail("retry_base", "must not be longer than retry_max (\(c.retryMax)s)")
+        }
+        for (key, path) in [("log_file", c.logFile), ("pidfile", c.pidfile)] {
+            guard let path else { continue }
+            let directory =
+                path.contains("/")
+                ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : "."
+            var status = stat()
+            if !directory.isEmpty,
+                stat(directory, &status) != 0 || status.st_mode & S_IFMT != S_IFDIR
+            {
+                throw fail(key, "directory \"\(directory)\" does not exist")
+            }
         }
     }
 

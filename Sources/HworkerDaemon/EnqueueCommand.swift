@@ -19,8 +19,10 @@ enum EnqueueCommand {
                    [--header 'Name: value'] [--tag name=value] [--configuration-set NAME]
                    [--payload TEXT] [--id ID]
           --json [FILE]    one job or email as JSON, from FILE or standard input
-          --raw [FILE]     a complete MIME message, from FILE or standard input;
-                           --to/--cc/--bcc/--from/--payload/--id apply to it
+                           (--payload and --id may override its fields)
+          --raw [FILE]     a complete MIME message with a From header, from FILE or
+                           standard input; --to/--cc/--bcc set the envelope
+                           recipients, --payload/--id apply to the job
           --jsonl FILE     many jobs, one JSON per line ("-" for standard input)
 
         """
@@ -75,6 +77,16 @@ enum EnqueueCommand {
         let id = options.value("--id")
         let payload = options.value("--payload")
         if options.flag("--json") {
+            let emailFlags = [
+                "--to", "--cc", "--bcc", "--from", "--reply-to", "--subject", "--text",
+                "--html", "--text-file", "--html-file", "--attach", "--header", "--tag",
+                "--configuration-set", "--raw",
+            ]
+            if let mixed = emailFlags.first(where: { flag in
+                options.unknown.contains { $0 == flag || $0.hasPrefix(flag + "=") }
+            }) {
+                throw UsageError("--json reads the whole job; \(mixed) cannot be combined with it")
+            }
             let data = try readInput(options.positional())
             var job = try decodeJob(data, where: "the JSON job")
             if let id { job.id = id }
@@ -109,30 +121,32 @@ enum EnqueueCommand {
             throw UsageError("unexpected arguments: \(options.unknown.joined(separator: " "))")
         }
         let data = try readInput(path == "-" ? nil : path)
+        let name = path == "-" ? "standard input" : path
         var jobs: [Job] = []
+        var lineNumbers: [Int] = []
         var lineNumber = 0
         for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            jobs.append(try decodeJob(Array(line), where: "line \(lineNumber)"))
+            jobs.append(try decodeJob(Array(line), where: "\(name):\(lineNumber)"))
+            lineNumbers.append(lineNumber)
+        }
+        // Every job is checked before the first is pushed.
+        for (index, job) in jobs.enumerated() {
+            do {
+                _ = try MailQueue.validatedJob(job.email, payload: job.payload, id: job.id)
+            } catch {
+                guard case .invalid(let field, let reason) = error else { throw error }
+                throw UsageError("\(name):\(lineNumbers[index]): \(field): \(reason)")
+            }
         }
         var start = 0
         while start < jobs.count {
             let end = min(start + 5_000, jobs.count)
-            do {
-                try queue.enqueue(Array(jobs[start..<end]))
-            } catch {
-                guard case .invalid(let field, let reason) = error else { throw error }
-                throw UsageError("job \(start + 1 + Self.index(in: field)): \(field): \(reason)")
-            }
+            try queue.enqueue(Array(jobs[start..<end]))
             start = end
         }
         return CommandLineTool.printOut("enqueued \(jobs.count) jobs\n")
-    }
-
-    private static func index(in field: String) -> Int {
-        guard field.hasPrefix("jobs["), let close = field.firstIndex(of: "]") else { return 0 }
-        return Int(field[field.index(field.startIndex, offsetBy: 5)..<close]) ?? 0
     }
 
     /// Decodes `{"id", "email", "payload"}`, or a bare email object.

@@ -166,7 +166,8 @@ final class WorkerProcess {
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
         }
         if knownSent ?? alreadySent(job.id) { return .duplicate(raw: raw, jobID: job.id) }
-        let due = reserveRate(recipients: email.recipients.count)
+        // Raw messages may name their recipients only in their headers.
+        let due = reserveRate(recipients: email.recipientCount)
         if !waitForRate(until: due) {
             let failure = SendFailure(
                 action: .throttle, code: "terminated", message: "worker terminated before sending")
@@ -300,7 +301,7 @@ final class WorkerProcess {
             log.info(
                 "sent",
                 [
-                    ("job.id", job.id), ("recipients", String(job.email.recipients.count)),
+                    ("job.id", job.id), ("recipients", String(job.email.recipientCount)),
                     ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
                 ])
             return "sent"

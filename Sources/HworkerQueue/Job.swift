@@ -12,6 +12,7 @@
 
 import FoundationEssentials
 @_exported import HworkerMail
+@_exported import HworkerRedis
 
 /// One email job as stored in the queue.
 public struct Job: Sendable, Equatable, Codable {

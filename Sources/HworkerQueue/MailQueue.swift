@@ -95,7 +95,14 @@ public final class MailQueue {
     }
 
     /// Checks a job before it is pushed.
-    static func validatedJob(
+    ///
+    /// - Parameters:
+    ///   - email: The email.
+    ///   - payload: Opaque application data.
+    ///   - id: The job id; a random UUID when omitted.
+    /// - Returns: The job as it would be pushed.
+    /// - Throws: `EnqueueError.invalid` naming the field.
+    public static func validatedJob(
         _ email: EmailMessage, payload: String?, id: String?
     ) throws(EnqueueError) -> Job {
         let jobID = id ?? Job(email: email).id

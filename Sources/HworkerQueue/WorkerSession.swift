@@ -271,7 +271,7 @@ public final class WorkerSession {
         let arguments: [RedisArgument] = [
             RedisArgument(bytes: raw), RedisArgument(job.id), RedisArgument(messageID),
             RedisArgument(resultTTL), RedisArgument(eventsMaxLength),
-            RedisArgument(job.payload ?? ""), RedisArgument(job.email.recipients.count),
+            RedisArgument(job.payload ?? ""), RedisArgument(job.email.recipientCount),
             RedisArgument(elapsedMilliseconds), RedisArgument(String(startedMicroseconds)),
             RedisArgument(takeNext ? "1" : "0"), RedisArgument(keys.prefix),
         ]

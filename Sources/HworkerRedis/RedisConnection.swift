@@ -158,9 +158,12 @@ public final class RedisConnection {
 
     /// Copies hiredis's error, closes the connection and returns the error to throw.
     private func fail(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
-        let reason = Self.errorText(context)
+        var reason = Self.errorText(context)
+        if reason.contains("temporarily unavailable") {
+            reason = "no answer within \(options.commandTimeout) s"
+        }
         close()
-        return .transport(reason: reason)
+        return .transport(reason: "\(options.address): \(reason)")
     }
 
     private func login() throws(RedisError) {

@@ -60,7 +60,7 @@ struct ConfigParserTests {
         let half = error(required + "aws_secret_access_key = s3cr3t-value\n")
         #expect(!half.contains("s3cr3t-value"))
         #expect(
-            half.contains("aws_access_key_id: must be given together with aws_secret_access_key"))
+            half.contains("aws_secret_access_key: is given without aws_access_key_id"))
     }
 
     @Test func regionComesFromTheEnvironmentWhenTheFileHasNone() throws {

@@ -33,7 +33,8 @@ import Testing
         dump(credentials, to: &dumped)
         let forms = [
             credentials.description, credentials.debugDescription, "\(credentials)",
-            String(reflecting: credentials), dumped, "\([credentials])", "\(Optional(credentials))",
+            String(reflecting: credentials), dumped, "\([credentials])",
+            String(describing: Optional(credentials)),
         ]
         for form in forms {
             #expect(!form.contains(Self.secret), "\(form)")
