@@ -41,6 +41,8 @@ public struct QueueKeys: Sendable, Equatable {
     public var stats: String { prefix + "stats" }
     /// The stream of delivery events.
     public var events: String { prefix + "events" }
+    /// The flag that pauses sending on every server: JSON `{"reason", "paused_at"}` while set.
+    public var paused: String { prefix + "paused" }
 
     /// The list holding the jobs a worker has taken and not yet finished.
     public func inFlight(worker: String) -> String { prefix + "inflight:" + worker }
