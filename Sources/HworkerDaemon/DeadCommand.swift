@@ -37,21 +37,24 @@ enum DeadCommand {
         QueueCommand.run("dead") {
             var options = OptionReader(arguments)
             if options.flag("--help") { return CommandLineTool.printOut(help) }
+            let target = try QueueTarget.take(&options)
             guard let subcommand = options.positional() else {
                 throw UsageError("a subcommand is required: list, show, retry or purge")
             }
             switch subcommand {
-            case "list": return try list(&options)
-            case "show": return try show(&options)
-            case "retry": return try retry(&options)
-            case "purge": return try purge(&options)
+            case "list": return try list(&options, target)
+            case "show": return try show(&options, target)
+            case "retry": return try retry(&options, target)
+            case "purge": return try purge(&options, target)
             default:
                 throw UsageError("unknown subcommand \"\(subcommand)\" (list, show, retry, purge)")
             }
         }
     }
 
-    private static func list(_ options: inout OptionReader) throws -> Int32 {
+    private static func list(_ options: inout OptionReader, _ target: QueueTarget) throws
+        -> Int32
+    {
         let json = options.flag("--json")
         var limit = defaultLimit
         if let text = options.value("--limit") {
@@ -60,8 +63,8 @@ enum DeadCommand {
             }
             limit = value
         }
-        let queue = try QueueCommand.open(&options)
         try QueueCommand.rejectUnknown(options)
+        let queue = try target.open()
         let total = try queue.deadLetterCount()
         let letters = try queue.deadLetters(limit: limit)
         if json {
@@ -74,32 +77,31 @@ enum DeadCommand {
         return CommandLineTool.printOut(text)
     }
 
-    /// One row per dead letter; the reason gets what is left of 100 columns.
+    /// Two lines per dead letter: its fields in columns, then its reason,
+    /// indented, so that long ids and reasons both fit in 100 columns.
     private static func table(_ letters: [DeadLetter]) -> String {
-        var rows = [["failed at", "id", "attempts", "code"]]
+        var rows = [["failed at", "id", "attempts", "code / reason"]]
         for letter in letters {
             rows.append([
-                QueueCommand.time(letter.failedAt), QueueCommand.clipped(letter.id, 30),
-                "\(letter.attempts)",
-                QueueCommand.clipped(letter.code.isEmpty ? "-" : letter.code, 20),
+                QueueCommand.time(letter.failedAt), QueueCommand.clipped(letter.id, 60),
+                "\(letter.attempts)", letter.code.isEmpty ? "-" : letter.code,
             ])
         }
-        let used = (0..<4).reduce(0) { sum, column in
-            sum + (rows.map { $0[column].count }.max() ?? 0) + 2
+        let lines = QueueCommand.columns(rows, rightAligned: [2]).split(separator: "\n")
+        var text = lines.first.map { $0 + "\n" } ?? ""
+        for (line, letter) in zip(lines.dropFirst(), letters) {
+            text += line + "\n    " + QueueCommand.clipped(letter.reason, 96) + "\n"
         }
-        let width = max(20, 100 - used)
-        rows[0].append("reason")
-        for (index, letter) in letters.enumerated() {
-            rows[index + 1].append(QueueCommand.clipped(letter.reason, width))
-        }
-        return QueueCommand.columns(rows, rightAligned: [2])
+        return text
     }
 
-    private static func show(_ options: inout OptionReader) throws -> Int32 {
+    private static func show(_ options: inout OptionReader, _ target: QueueTarget) throws
+        -> Int32
+    {
         let json = options.flag("--json")
         guard let id = options.positional() else { throw UsageError("show needs a job id") }
-        let queue = try QueueCommand.open(&options)
         try QueueCommand.rejectUnknown(options)
+        let queue = try target.open()
         guard let letter = try queue.deadLetter(id: id) else {
             throw QueueAdminError.noSuchDeadLetter(id: id)
         }
@@ -121,17 +123,17 @@ enum DeadCommand {
         return CommandLineTool.printOut(text)
     }
 
-    private static func retry(_ options: inout OptionReader) throws -> Int32 {
+    private static func retry(_ options: inout OptionReader, _ target: QueueTarget) throws
+        -> Int32
+    {
         let all = options.flag("--all")
-        let queue = try QueueCommand.open(&options)
         var ids: [String] = []
         while let id = options.positional() { ids.append(id) }
         try QueueCommand.rejectUnknown(options)
-        if all {
-            guard ids.isEmpty else { throw UsageError("retry takes ids or --all, not both") }
-            return try retryAll(queue)
-        }
-        guard !ids.isEmpty else { throw UsageError("retry needs job ids, or --all") }
+        if all, !ids.isEmpty { throw UsageError("retry takes ids or --all, not both") }
+        if !all, ids.isEmpty { throw UsageError("retry needs job ids, or --all") }
+        let queue = try target.open()
+        if all { return try retryAll(queue) }
         var failures = 0
         for id in ids {
             do {
@@ -163,10 +165,12 @@ enum DeadCommand {
         return CommandLineTool.printOut(text + "\n")
     }
 
-    private static func purge(_ options: inout OptionReader) throws -> Int32 {
+    private static func purge(_ options: inout OptionReader, _ target: QueueTarget) throws
+        -> Int32
+    {
         let confirmed = options.flag("--yes")
-        let queue = try QueueCommand.open(&options)
         try QueueCommand.rejectUnknown(options)
+        let queue = try target.open()
         if !confirmed {
             guard isatty(0) == 1 else {
                 throw UsageError("purge deletes every dead letter; add --yes to confirm")

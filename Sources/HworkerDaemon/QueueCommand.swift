@@ -23,18 +23,7 @@ enum QueueCommand {
     /// - Throws: `UsageError` without `--config` or with a bad `--redis`, `ConfigError`
     ///   for a bad file, `EnqueueError` when the queue name is bad or Redis is unreachable.
     static func open(_ options: inout OptionReader) throws -> MailQueue {
-        guard let path = options.value("--config") else {
-            throw UsageError("--config FILE is required (it names the queue and the Redis server)")
-        }
-        var config = try ConfigParser.load(path: path)
-        if let queue = options.value("--queue") { config.queue = queue }
-        if let redis = options.value("--redis") {
-            guard RedisOptions.Address.parse(redis) != nil else {
-                throw UsageError("--redis: expected host:port or unix:/path, got \"\(redis)\"")
-            }
-            config.redis = redis
-        }
-        return try MailQueue(name: config.queue, redis: config.redisOptions)
+        try QueueTarget.take(&options).open()
     }
 
     /// Runs a command's body and maps what it throws to a message on standard
@@ -149,5 +138,46 @@ enum QueueCommand {
             text += line + "\n"
         }
         return text
+    }
+}
+
+/// The queue a command works on, as the command line names it; nothing is
+/// read or connected until `open()`, so a command can take these options
+/// before its positional arguments.
+struct QueueTarget {
+    /// The configuration file.
+    var configPath: String
+    /// `--queue`, replacing the file's queue name.
+    var queue: String?
+    /// `--redis`, replacing the file's Redis address.
+    var redis: String?
+
+    /// Removes `--config`, `--queue` and `--redis` from the command line.
+    ///
+    /// - Parameter options: The command line.
+    /// - Returns: The target.
+    /// - Throws: `UsageError` without `--config` or with a bad `--redis`.
+    static func take(_ options: inout OptionReader) throws -> QueueTarget {
+        guard let path = options.value("--config") else {
+            throw UsageError("--config FILE is required (it names the queue and the Redis server)")
+        }
+        let target = QueueTarget(
+            configPath: path, queue: options.value("--queue"), redis: options.value("--redis"))
+        if let redis = target.redis, RedisOptions.Address.parse(redis) == nil {
+            throw UsageError("--redis: expected host:port or unix:/path, got \"\(redis)\"")
+        }
+        return target
+    }
+
+    /// Reads the configuration and connects to the queue's Redis server.
+    ///
+    /// - Returns: A connected queue client.
+    /// - Throws: `ConfigError` for a bad file, `EnqueueError` when the queue name is bad or
+    ///   Redis is unreachable.
+    func open() throws -> MailQueue {
+        var config = try ConfigParser.load(path: configPath)
+        if let queue { config.queue = queue }
+        if let redis { config.redis = redis }
+        return try MailQueue(name: config.queue, redis: config.redisOptions)
     }
 }

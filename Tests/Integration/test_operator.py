@@ -262,6 +262,8 @@ class DeadLetters(OperatorTestCase):
         self.assertRegex(table, re.escape(first) + r"\s+1\s+MessageRejected")
         shown = json.loads(self.run_ok("dead", "show", first, "--config", config, "--json"))
         self.assertEqual(shown, rejected)
+        options_first = self.run_ok("dead", "--config", config, "--json", "show", first)
+        self.assertEqual(json.loads(options_first), rejected)
         text = self.run_ok("dead", "show", first, "--config", config)
         self.assertIn("code:       MessageRejected", text)
         self.assertIn('"id":"%s"' % first, text)
