@@ -1,6 +1,7 @@
 // The `hworker-ses` command: run the master, check a configuration, enqueue
-// jobs. Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad
-// input, 78 bad configuration.
+// jobs, and the operator's tools (stats, dead letters, pause and resume).
+// Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad input,
+// 78 bad configuration.
 
 import FoundationEssentials
 import Glibc
@@ -21,7 +22,14 @@ public enum CommandLineTool {
                                        TTIN/TTOU add/remove a worker, USR1 reopens logs)
           check-config FILE            validate a configuration file and exit
           enqueue --config FILE ...    validate and enqueue one email (see `enqueue --help`)
+          stats --config FILE          queue lengths, counters, workers [--json] [--watch [SECONDS]]
+          dead SUBCOMMAND --config FILE
+                                       list, show, retry or purge dead letters (`dead --help`)
+          pause --config FILE          stop sending on every server [--reason TEXT]
+          resume --config FILE         start sending again
           version                      print the version
+
+        enqueue, stats, dead, pause and resume also take --queue NAME and --redis ADDR
 
         """
 
@@ -39,6 +47,10 @@ public enum CommandLineTool {
         case "run": return runMaster(rest)
         case "check-config": return checkConfig(rest)
         case "enqueue": return EnqueueCommand.main(rest)
+        case "stats": return StatsCommand.main(rest)
+        case "dead": return DeadCommand.main(rest)
+        case "pause": return PauseCommand.pause(rest)
+        case "resume": return PauseCommand.resume(rest)
         case "child": return ChildMain.run(role: rest.first ?? "")
         case "version", "--version": return printOut("hworker-ses \(version)\n")
         case "help", "--help", "-h": return printOut(usage)

@@ -1,6 +1,7 @@
 // `hworker-ses enqueue`: one email from flags, a JSON job, a raw MIME
 // message, or many JSON jobs, one per line. Every job is validated before
-// anything is pushed; the ids of the enqueued jobs are printed.
+// anything is pushed; the ids of the enqueued jobs are printed. With
+// `--send-at` the jobs wait in the delayed set until that time.
 
 import FoundationEssentials
 import Glibc
@@ -10,7 +11,11 @@ import HworkerRedis
 /// The `enqueue` command.
 enum EnqueueCommand {
     static let help = """
-        usage: hworker-ses enqueue --config FILE [--queue NAME] [--redis ADDR] MODE
+        usage: hworker-ses enqueue --config FILE [--queue NAME] [--redis ADDR]
+                                   [--send-at TIME] MODE
+
+          --send-at TIME   send at TIME instead of now: RFC 3339 (2026-12-04T17:00:00Z)
+                           or milliseconds since the epoch; applies to every job
 
         modes (one of):
           flags:   --to ADDR [--to ADDR ...] [--cc ADDR] [--bcc ADDR] [--from ADDR]
@@ -31,46 +36,27 @@ enum EnqueueCommand {
     static func main(_ arguments: [String]) -> Int32 {
         var options = OptionReader(arguments)
         if options.flag("--help") { return CommandLineTool.printOut(help) }
-        do {
-            let queue = try openQueue(&options)
+        return QueueCommand.run("enqueue") {
+            let sendAt = try sendTime(&options)
+            let queue = try QueueCommand.open(&options)
             if let path = options.value("--jsonl") {
-                return try enqueueLines(path: path, options: &options, queue: queue)
+                return try enqueueLines(path: path, options: &options, queue: queue, sendAt: sendAt)
             }
             let job = try buildJob(&options)
-            guard options.unknown.isEmpty else {
-                throw UsageError("unexpected arguments: \(options.unknown.joined(separator: " "))")
-            }
-            let id = try queue.enqueue(job.email, payload: job.payload, id: job.id)
+            try QueueCommand.rejectUnknown(options)
+            let id = try queue.enqueue(job.email, payload: job.payload, id: job.id, sendAt: sendAt)
             return CommandLineTool.printOut(id + "\n")
-        } catch let error as UsageError {
-            CommandLineTool.printError("hworker-ses enqueue: \(error.message)\n")
-            return CommandLineTool.exitUsage
-        } catch let error as ConfigError {
-            CommandLineTool.printError("hworker-ses: \(error)\n")
-            return exitConfigError
-        } catch let error as EnqueueError {
-            CommandLineTool.printError("hworker-ses enqueue: \(error)\n")
-            if case .redis = error { return 1 }
-            return CommandLineTool.exitUsage
-        } catch {
-            CommandLineTool.printError("hworker-ses enqueue: \(error)\n")
-            return 1
         }
     }
 
-    private static func openQueue(_ options: inout OptionReader) throws -> MailQueue {
-        guard let path = options.value("--config") else {
-            throw UsageError("--config FILE is required (it names the queue and the Redis server)")
+    /// Removes and parses `--send-at TIME`.
+    private static func sendTime(_ options: inout OptionReader) throws -> QueueTime? {
+        guard let text = options.value("--send-at") else { return nil }
+        do {
+            return try QueueTime(parsing: text)
+        } catch {
+            throw UsageError("--send-at: \(error)")
         }
-        var config = try ConfigParser.load(path: path)
-        if let queue = options.value("--queue") { config.queue = queue }
-        if let redis = options.value("--redis") {
-            guard RedisOptions.Address.parse(redis) != nil else {
-                throw UsageError("--redis: expected host:port or unix:/path, got \"\(redis)\"")
-            }
-            config.redis = redis
-        }
-        return try MailQueue(name: config.queue, redis: config.redisOptions)
     }
 
     private static func buildJob(_ options: inout OptionReader) throws -> Job {
@@ -114,12 +100,10 @@ enum EnqueueCommand {
     }
 
     /// Enqueues a JSON-lines file in pipelined batches after validating every line.
-    private static func enqueueLines(path: String, options: inout OptionReader, queue: MailQueue)
-        throws -> Int32
-    {
-        guard options.unknown.isEmpty else {
-            throw UsageError("unexpected arguments: \(options.unknown.joined(separator: " "))")
-        }
+    private static func enqueueLines(
+        path: String, options: inout OptionReader, queue: MailQueue, sendAt: QueueTime?
+    ) throws -> Int32 {
+        try QueueCommand.rejectUnknown(options)
         let data = try readInput(path == "-" ? nil : path)
         let name = path == "-" ? "standard input" : path
         var jobs: [Job] = []
@@ -143,7 +127,7 @@ enum EnqueueCommand {
         var start = 0
         while start < jobs.count {
             let end = min(start + 5_000, jobs.count)
-            try queue.enqueue(Array(jobs[start..<end]))
+            try queue.enqueue(Array(jobs[start..<end]), sendAt: sendAt)
             start = end
         }
         return CommandLineTool.printOut("enqueued \(jobs.count) jobs\n")

@@ -2,7 +2,11 @@
 //
 // A `MailQueue` owns one Redis connection and is used from one thread. Every
 // job is validated before it is pushed, so a bad email is refused here with
-// the field that is wrong instead of becoming a dead letter later.
+// the field that is wrong instead of becoming a dead letter later. A job with
+// a send-at time skips the queue and waits in the delayed set, scored with
+// that time, until a monitor moves it to the queue. After a broken connection
+// the next call opens a new one, so a long-lived client (`stats --watch`)
+// outlives a Redis restart.
 
 import HworkerRedis
 
@@ -11,11 +15,17 @@ import HworkerRedis
 /// ```swift
 /// let queue = try MailQueue(name: "mail", redis: RedisOptions(address: .tcp(host: "127.0.0.1", port: 6379)))
 /// let id = try queue.enqueue(EmailMessage(to: ["ann@example.com"], subject: "Hi", text: "Hello"))
+/// let later = try queue.enqueue(
+///     EmailMessage(to: ["ann@example.com"], subject: "Reminder", text: "Tomorrow"),
+///     sendAt: QueueTime(parsing: "2026-12-05T09:00:00Z"))
 /// ```
 public final class MailQueue {
     /// The queue's Redis keys.
     public let keys: QueueKeys
-    private let connection: RedisConnection
+    private let options: RedisOptions
+    private var connection: RedisConnection
+    /// The operator scripts, loaded on first use.
+    let adminScripts = AdminScripts()
 
     /// Connects to the queue's Redis server.
     ///
@@ -29,6 +39,7 @@ public final class MailQueue {
         } catch {
             throw .queueName(error)
         }
+        options = redis
         do {
             connection = try RedisConnection(options: redis)
         } catch {
@@ -36,20 +47,36 @@ public final class MailQueue {
         }
     }
 
-    /// Validates and enqueues one email.
+    /// The open connection, opening a new one when the last one broke.
+    ///
+    /// - Throws: `RedisError.connect` when Redis cannot be reached.
+    func connected() throws(RedisError) -> RedisConnection {
+        if connection.isOpen { return connection }
+        connection = try RedisConnection(options: options)
+        return connection
+    }
+
+    /// Validates and enqueues one email, to be sent now or at a given time.
+    ///
+    /// A job with `sendAt` goes into the delayed set instead of the queue; a
+    /// monitor moves it to the front of the queue within about a second of
+    /// that time (at once when the time has passed). It survives restarts of
+    /// every process, as the queue does.
     ///
     /// - Parameters:
     ///   - email: The email; `from` may be left out to use the daemon's default sender.
     ///   - payload: Opaque application data returned in delivery events.
     ///   - id: The job id; a random UUID when omitted.
+    ///   - sendAt: When to send; `nil` to send as soon as a worker is free.
     /// - Returns: The job id.
     /// - Throws: `EnqueueError.invalid` naming the wrong field, or `EnqueueError.redis`.
     @discardableResult
     public func enqueue(
-        _ email: EmailMessage, payload: String? = nil, id: String? = nil
+        _ email: EmailMessage, payload: String? = nil, id: String? = nil,
+        sendAt: QueueTime? = nil
     ) throws(EnqueueError) -> String {
         let job = try Self.validatedJob(email, payload: payload, id: id)
-        try push([job.encoded()])
+        try push([job.encoded()], sendAt: sendAt)
         return job.id
     }
 
@@ -57,10 +84,12 @@ public final class MailQueue {
     ///
     /// Nothing is pushed when one job is invalid.
     ///
-    /// - Parameter jobs: The jobs to enqueue.
+    /// - Parameters:
+    ///   - jobs: The jobs to enqueue.
+    ///   - sendAt: When to send them all; `nil` to send as soon as workers are free.
     /// - Throws: `EnqueueError.invalid` for the first invalid job (its index in the field
     ///   path), or `EnqueueError.redis`.
-    public func enqueue(_ jobs: [Job]) throws(EnqueueError) {
+    public func enqueue(_ jobs: [Job], sendAt: QueueTime? = nil) throws(EnqueueError) {
         var encoded: [[UInt8]] = []
         encoded.reserveCapacity(jobs.count)
         for (index, job) in jobs.enumerated() {
@@ -73,22 +102,38 @@ public final class MailQueue {
                 throw error
             }
         }
-        try push(encoded)
+        try push(encoded, sendAt: sendAt)
     }
 
-    /// Pushes already encoded jobs, at most 1,000 per LPUSH, all in one pipeline.
-    private func push(_ encoded: [[UInt8]]) throws(EnqueueError) {
+    /// Pushes already encoded jobs, at most 1,000 per command, all in one
+    /// pipeline: LPUSH onto the queue, or ZADD into the delayed set scored
+    /// with the send-at time.
+    private func push(_ encoded: [[UInt8]], sendAt: QueueTime?) throws(EnqueueError) {
+        if let sendAt, sendAt.epochMilliseconds < 0 || sendAt > QueueTime.latest {
+            throw .invalid(field: "send_at", reason: "must be between 1970 and 9999")
+        }
         var commands: [[RedisArgument]] = []
         var start = 0
         while start < encoded.count {
             let end = min(start + 1000, encoded.count)
-            commands.append(
-                ["LPUSH", RedisArgument(keys.queue)]
-                    + encoded[start..<end].map(RedisArgument.init(bytes:)))
+            let batch = encoded[start..<end]
+            if let sendAt {
+                let score = RedisArgument(String(sendAt.epochMilliseconds))
+                commands.append(
+                    ["ZADD", RedisArgument(keys.delayed)]
+                        + batch.flatMap {
+                            [score, RedisArgument(bytes: DelayedMember.member(for: $0))]
+                        }
+                )
+            } else {
+                commands.append(
+                    ["LPUSH", RedisArgument(keys.queue)] + batch.map(RedisArgument.init(bytes:)))
+            }
             start = end
         }
+        let name = sendAt == nil ? "LPUSH" : "ZADD"
         do {
-            for reply in try connection.pipeline(commands) { try reply.checked("LPUSH") }
+            for reply in try connected().pipeline(commands) { try reply.checked(name) }
         } catch {
             throw .redis(error)
         }

@@ -41,7 +41,8 @@ public struct QueueKeys: Sendable, Equatable {
     public var stats: String { prefix + "stats" }
     /// The stream of delivery events.
     public var events: String { prefix + "events" }
-    /// Set by an operator (`hworker-ses pause`): no worker takes jobs while it exists.
+    /// Set by an operator (`hworker-ses pause`): no worker takes jobs while it exists;
+    /// JSON `{"reason", "paused_at"}`.
     public var paused: String { prefix + "paused" }
     /// Set by a worker when SES refuses to send for now (quota, paused account,
     /// credentials); it expires when sending should be tried again.

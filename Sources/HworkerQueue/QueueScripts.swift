@@ -7,7 +7,7 @@
 /// The Lua sources of the queue's atomic operations.
 enum QueueScripts {
     /// Milliseconds since the epoch on the Redis server's clock.
-    private static let now = """
+    static let now = """
         local function now_ms()
           local t = redis.call('TIME')
           return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

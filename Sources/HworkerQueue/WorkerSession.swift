@@ -312,7 +312,8 @@ public final class WorkerSession {
             RedisArgument(Int((throttleDelay ?? retry.throttleDelay) * 1000)),
             RedisArgument(reason),
             RedisArgument(code), RedisArgument(eventsMaxLength), RedisArgument(payload ?? ""),
-            RedisArgument(nextMemberPrefix()), RedisArgument(text == nil ? "job_base64" : "job"),
+            RedisArgument(DelayedMember.randomPrefix()),
+            RedisArgument(text == nil ? "job_base64" : "job"),
             RedisArgument(text ?? Data(raw).base64EncodedString()),
         ]
         let reply = try failScript.run(on: try connected(), keys: keyList, arguments: arguments)
@@ -338,9 +339,4 @@ public final class WorkerSession {
         ]
     }
 
-    /// A random 17-byte prefix that keeps equal jobs apart in the delayed set.
-    private func nextMemberPrefix() -> String {
-        let hex = String(UInt64.random(in: .min ... .max), radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex + ":"
-    }
 }

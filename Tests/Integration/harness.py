@@ -54,7 +54,7 @@ class DaemonTestCase(unittest.TestCase):
     def config(self, name="hworker-ses.conf", **keys):
         values = dict(queue=self.queue, redis=self.redis.address, workers=2, monitors=1, rate=100,
                       region="us-east-1", max_attempts=3, retry_base="200ms", retry_max="1s",
-                      throttle_delay="200ms", drain_deadline="10s", heartbeat_timeout="3s",
+                      throttle_delay="200ms", drain_deadline="10s", heartbeat_timeout="3s", send_timeout="2s",
                       log_file=os.path.join(self.work, "daemon.log"))
         values["from"] = SENDER
         values.update(keys)
