@@ -25,7 +25,6 @@ ratios to redis-benchmark of the same run, and the load average in the header.
 
 import argparse
 import datetime
-import json
 import os
 import re
 import shutil
