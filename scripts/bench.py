@@ -18,6 +18,7 @@ Scenarios, in order (see README "Performance"):
   token      the cost of one rate-segment reservation, alone and contended
   rate       achieved rate and largest one-second window at 14/50/200/1000 per s
   startstop  8 workers ready after start; 8 idle workers drained on SIGTERM
+  profile    (only when named) perf and strace over an 8-worker discard drain
 
 Timing figures are noisy when other work runs on the machine: compare the
 ratios to redis-benchmark of the same run, and the load average in the header.
@@ -79,6 +80,16 @@ def peak_rss_kib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def private_kib(pid):
+    """Private (unshared) resident memory of a process in KiB: what one more costs."""
+    total = 0
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total
 
 
 def redis_cpu(client):
@@ -271,6 +282,8 @@ class Bench:
             rate=(acked - 1) / (span_ms / 1000.0), wall=wall, acked=acked,
             master_rss=peak_rss_kib(daemon.pid),
             worker_rss=max(peak_rss_kib(pid) for pid in daemon.workers()),
+            master_private=private_kib(daemon.pid),
+            worker_private=max(private_kib(pid) for pid in daemon.workers()),
             master_cpu=cpu_seconds(daemon.pid) - cpu_before[daemon.pid],
             children_cpu=sum(cpu_seconds(pid) - cpu_before.get(pid, 0)
                              for pid, _ in daemon.children()),
@@ -325,6 +338,13 @@ class Bench:
                     result["master_rss"] / 1024, "MiB")
         self.figure("memory.worker.peak_rss.%s_8_workers" % transport,
                     result["worker_rss"] / 1024, "MiB")
+        self.figure("memory.master.private.%s_8_workers" % transport,
+                    result["master_private"] / 1024, "MiB")
+        self.figure("memory.worker.private.%s_8_workers" % transport,
+                    result["worker_private"] / 1024, "MiB")
+        if transport == "discard":
+            self.note("memory: peak_rss is VmHWM (shared library pages count in full); "
+                      "private is the unshared part at the end of the drain, from smaps_rollup")
 
     def redis_time(self, stats, count):
         """Redis's own time per job by command, over the 8-worker discard drain."""
@@ -454,6 +474,63 @@ class Bench:
                      " ".join("%.0f" % s for s in stops)))
         self.client.flushall()
 
+    def scenario_profile(self):
+        """Where the time goes in an 8-worker discard drain: perf and syscalls (not default)."""
+        count = self.args.jobs
+        queue = "profile"
+        staging = self.stage(queue, count, "prof-")
+        daemon = self.daemon(queue, workers=8, transport="discard")
+        worker = daemon.workers()[0]
+        pids = [daemon.pid] + [pid for pid, _ in daemon.children()] + [self.redis.pid]
+        data = os.path.join(self.work, "drain.perf.data")
+        recorders = [
+            self.track(peers.Peer(["perf", "record", "-F", "999", "-g", "-o", data, "-p",
+                                   ",".join(map(str, pids))], data + ".log")),
+            self.track(peers.Peer(["strace", "-c", "-o", os.path.join(self.work, "worker.strace"),
+                                   "-p", str(worker)], os.path.join(self.work, "strace.log"))),
+            self.track(peers.Peer(["strace", "-c", "-o", os.path.join(self.work, "master.strace"),
+                                   "-p", str(daemon.pid)], os.path.join(self.work, "strace.log"))),
+        ]
+        time.sleep(1)
+        self.release(staging, queue)
+        self.wait_sent(queue, count, self.args.drain_timeout, daemon)
+        for recorder in recorders:
+            self.stop(recorder, signal.SIGINT)
+        with open(daemon.log_path.replace(".out", ".log"), errors="replace") as f:
+            handled = sum(1 for line in f if "pid=%d msg=sent " % worker in line)
+        self.stop(daemon)
+        for role, per in (("worker", handled), ("master", count)):
+            with open(os.path.join(self.work, role + ".strace")) as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) >= 5 and fields[3].isdigit() and fields[-1] != "total":
+                        calls = int(fields[3])
+                        if calls >= per / 100:
+                            self.figure("profile.syscalls_per_job.%s.%s" % (role, fields[-1]),
+                                        calls / per, "calls")
+        report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort",
+                                 "comm,dso", "--stdio", "-g", "none"],
+                                capture_output=True, text=True).stdout
+        for line in report.splitlines():
+            if line.strip() and not line.startswith("#"):
+                self.note("perf: " + line.strip())
+        # Inclusive time of the daemon's own functions, demangled.
+        report = subprocess.run(["perf", "report", "-i", data, "--children", "--comm",
+                                 "hworker-ses", "--sort", "sym", "--stdio", "-g", "none"],
+                                capture_output=True, text=True).stdout
+        report = subprocess.run(["swift", "demangle", "--simplified"], input=report,
+                                capture_output=True, text=True).stdout
+        shown = 0
+        for line in report.splitlines():
+            if re.search(r"(WorkerProcess|WorkerSession|Master|Job|EmailMessage|Logger|"
+                         r"ChildRuntime|ProcessEnvironment|JSON|MailAddress|RedisConnection)\.",
+                         line) and shown < 30:
+                self.note("perf hworker-ses: " + " ".join(line.split())[:150])
+                shown += 1
+        self.note("profile: strace -c on one worker (%d jobs) and the master; perf data in %s "
+                  "(keep it with --keep; perf report -i FILE --children)" % (handled, data))
+        self.client.flushall()
+
     # -- the run ------------------------------------------------------------------------
 
     def header(self):
@@ -501,6 +578,7 @@ SCENARIOS = ["redis", "enqueue", "drain", "cost", "latency", "token", "rate", "s
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # `profile` is not in the default run: perf and strace slow what they watch.
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                         help="some of: %s (default: all)" % " ".join(SCENARIOS))
     parser.add_argument("--jobs", type=int, default=100000, help="jobs per discard drain")
@@ -515,7 +593,7 @@ def main():
     parser.add_argument("--drain-timeout", type=float, default=180)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
-    unknown = [name for name in args.scenarios if name not in SCENARIOS]
+    unknown = [name for name in args.scenarios if name not in SCENARIOS + ["profile"]]
     if unknown:
         parser.error("unknown scenario: " + " ".join(unknown))
 
