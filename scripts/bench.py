@@ -536,7 +536,7 @@ class Bench:
     def header(self):
         commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain"],
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True).stdout.strip()
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         redis_version = subprocess.run(["redis-server", "--version"], capture_output=True,
