@@ -536,8 +536,9 @@ class Bench:
     def header(self):
         commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True).stdout.strip()
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         redis_version = subprocess.run(["redis-server", "--version"], capture_output=True,
                                        text=True).stdout.split()[2].replace("v=", "")
@@ -555,6 +556,7 @@ class Bench:
         self.redis = self.track(peers.Redis(self.work))
         self.stub = self.track(peers.SESStub(self.work, "--auth", "off", "--no-record-bodies"))
         for name in scenarios:
+            self.note("%s: load average %s" % (name, self.load()))
             try:
                 getattr(self, "scenario_" + name)()
             except Exception as error:
