@@ -278,6 +278,9 @@ class Bench:
         self.wait_sent(queue, count, self.args.drain_timeout, daemon)
         wall = time.monotonic() - started
         acked, span_ms = self.ack_span(queue)
+        state = peers.queue_stats(self.client, queue)
+        if state["queued"] or state["in_flight"] or state["dead_letters"] or state["delayed"]:
+            self.note("%s: not drained cleanly: %s" % (queue, state))
         result = dict(
             rate=(acked - 1) / (span_ms / 1000.0), wall=wall, acked=acked,
             master_rss=peak_rss_kib(daemon.pid),
@@ -353,7 +356,8 @@ class Bench:
             per_job = stat["usec"] / count
             total += stat["usec"]
             if stat["calls"] >= count / 100:
-                self.figure("redis_time.%s" % name.replace("|", "_"), per_job, "us/job")
+                command = name.replace("cmdstat_", "").replace("|", "_")
+                self.figure("redis_time.%s" % command, per_job, "us/job")
         self.note("redis_time: commandstats usec, divided by jobs; evalsha includes the "
                   "commands its script runs, which are also listed on their own")
 
