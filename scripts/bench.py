@@ -274,15 +274,10 @@ class Bench:
         redis_before = redis_cpu(self.client)
         stub_before = cpu_seconds(self.stub.pid) if transport == "ses" else 0
         self.release(staging, queue)
-        started = time.monotonic()
         self.wait_sent(queue, count, self.args.drain_timeout, daemon)
-        wall = time.monotonic() - started
         acked, span_ms = self.ack_span(queue)
-        state = peers.queue_stats(self.client, queue)
-        if state["queued"] or state["in_flight"] or state["dead_letters"] or state["delayed"]:
-            self.note("%s: not drained cleanly: %s" % (queue, state))
         result = dict(
-            rate=(acked - 1) / (span_ms / 1000.0), wall=wall, acked=acked,
+            rate=(acked - 1) / (span_ms / 1000.0), acked=acked,
             master_rss=peak_rss_kib(daemon.pid),
             worker_rss=max(peak_rss_kib(pid) for pid in daemon.workers()),
             master_private=private_kib(daemon.pid),
@@ -293,6 +288,10 @@ class Bench:
             redis_cpu=redis_cpu(self.client) - redis_before,
             stub_cpu=(cpu_seconds(self.stub.pid) - stub_before) if transport == "ses" else 0,
             commandstats=self.client.info("commandstats") if record else None)
+        # Read after the command statistics, which must not count these reads.
+        state = peers.queue_stats(self.client, queue)
+        if state["queued"] or state["in_flight"] or state["dead_letters"] or state["delayed"]:
+            self.note("%s: not drained cleanly: %s" % (queue, state))
         code = self.stop(daemon)
         if code != 0:
             self.note("the %s master exited with %s" % (queue, code))
