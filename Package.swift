@@ -35,6 +35,9 @@ let package = Package(
             dependencies: ["HworkerQueue", "HworkerSES", "HworkerRate", "HworkerRedis", "CSupport"]
         ),
         .executableTarget(name: "hworker-ses", dependencies: ["HworkerDaemon"]),
+        // Measurements for scripts/bench that use the library directly; not installed.
+        .executableTarget(
+            name: "hworker-bench", dependencies: ["HworkerQueue", "HworkerRate", "HworkerRedis"]),
 
         .target(
             name: "HworkerTestSupport", dependencies: ["HworkerRedis"],
