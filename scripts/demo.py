@@ -12,6 +12,7 @@ missing or wrong.
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -31,6 +32,7 @@ def main():
     work = tempfile.mkdtemp(prefix="hworker-demo-")
     print("demo: work directory", work)
     redis = moto = daemon = None
+    ok = False
     try:
         redis = peers.Redis(work)
         moto = peers.Moto(work, SENDER)
@@ -125,12 +127,14 @@ def main():
             print("  problem: a one-second window held %d recipients" % window)
         if leftovers:
             print("  problem: children left behind: %s" % leftovers)
-        print("demo: %s" % ("OK, every message delivered" if ok else "FAILED"))
+        print("demo: %s" % ("OK, every message delivered" if ok else "FAILED, logs in " + work))
         return 0 if ok else 1
     finally:
         for peer in (daemon, moto, redis):
             if peer is not None:
                 peer.stop()
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
