@@ -1,0 +1,710 @@
+"""Issue 3, supervision: the master against real signals and kills.
+
+Every test starts the real daemon with a private Redis and a real SES peer
+(moto with signature checking for the chaos test, the project's stub where a
+test needs slow or failing answers), acts on it with real signals, and then
+checks exact end states. Waits are conditions with deadlines; the few sleeps
+only pace the chaos or leave time for something that must not happen.
+
+HWORKER_CHAOS_JOBS sets the chaos test's job count (default 5000).
+"""
+
+import ctypes
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import DaemonTestCase, SENDER, peers
+
+CHAOS_JOBS = int(os.environ.get("HWORKER_CHAOS_JOBS", "5000"))
+PR_SET_CHILD_SUBREAPER = 36
+
+# ---------------------------------------------------------------------------
+# Reading the daemon's log and /proc
+
+
+_FIELD = re.compile(r'([A-Za-z0-9_.]+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def parse_line(line):
+    """One logfmt line as a dict; quoted values are JSON strings."""
+    entry = {}
+    for key, value in _FIELD.findall(line):
+        entry[key] = json.loads(value) if value.startswith('"') else value
+    return entry
+
+
+def proc_state(pid):
+    """(state letter, parent PID, command line) of a process, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            args = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return fields[0], int(fields[1]), " ".join(args)
+
+
+def children_of(ppid):
+    """Live (not zombie) children of `ppid`: {pid: command line}."""
+    result = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        state = proc_state(int(name))
+        if state and state[1] == ppid and state[0] != "Z":
+            result[int(name)] = state[2]
+    return result
+
+
+def hworker_alive(pid):
+    """Whether `pid` is a live hworker-ses process (not a zombie, not a reused PID)."""
+    state = proc_state(pid)
+    return bool(state) and state[0] != "Z" and "hworker-ses" in state[2]
+
+
+def shm_objects(master_pid):
+    """The /dev/shm entries (segment and semaphore) named after a master."""
+    return sorted(n for n in os.listdir("/dev/shm")
+                  if "hworker-ses." in n and n.endswith(".%d" % master_pid))
+
+
+def job_line(job_id, to=None):
+    """A JSON job whose subject is its id, so that the SES peer's record names it."""
+    return json.dumps({"id": job_id, "email": {"to": [to or "%s@example.org" % job_id],
+                                               "subject": job_id, "text": "t"}})
+
+
+class SupervisionCase(DaemonTestCase):
+    """Helpers on top of the harness: log entries, children, jobs, end states."""
+
+    queue = "sup"
+    # HWORKER_KEEP=1 keeps each test's work directory (logs) for a post-mortem.
+    _keep = bool(os.environ.get("HWORKER_KEEP"))
+
+    def entries(self, **match):
+        """Parsed log lines whose fields equal `match` (msg is a field too)."""
+        result = []
+        for line in self.log().splitlines():
+            entry = parse_line(line)
+            if all(entry.get(k) == str(v) for k, v in match.items()):
+                result.append(entry)
+        return result
+
+    def log(self):
+        """The daemon's log, including a file rotated away as daemon.log.1."""
+        path = os.path.join(self.work, "daemon.log")
+        text = ""
+        for name in (path + ".1", path):
+            if os.path.exists(name):
+                with open(name, errors="replace") as f:
+                    text += f.read()
+        return text
+
+    def start(self, config, env=None, out="master.out"):
+        """Starts a master without waiting for anything."""
+        return self.track(peers.Daemon(config, os.path.join(self.work, out), env or self.env()))
+
+    def ready_children(self, daemon, workers, monitors=1, timeout=30):
+        """Waits until the master has exactly this many children and each said it is ready.
+
+        Returns {pid: "worker" | "monitor"}.
+        """
+        def check():
+            kids = children_of(daemon.pid)
+            roles = {pid: args.rsplit(" ", 1)[-1] for pid, args in kids.items()
+                     if " child " in args}
+            if sorted(roles.values()) != ["monitor"] * monitors + ["worker"] * workers:
+                return None
+            ready = {e.get("pid") for e in self.entries()
+                     if e.get("msg") in ("worker ready", "monitor ready")}
+            return roles if all(str(pid) in ready for pid in roles) else None
+        return peers.wait_until("%d workers and %d monitors are ready" % (workers, monitors),
+                                check, timeout)
+
+    def workers_of(self, daemon):
+        return sorted(pid for pid, args in children_of(daemon.pid).items()
+                      if args.endswith("child worker"))
+
+    def started_children(self, master_pid):
+        """Every `child started` entry of one master."""
+        return [e for e in self.entries(msg="child started") if e.get("pid") == str(master_pid)]
+
+    def exits(self, master_pid):
+        """{child pid: its `child exited` entry} for one master."""
+        return {int(e["child.pid"]): e for e in self.entries(msg="child exited")
+                if e.get("pid") == str(master_pid)}
+
+    def enqueue_jobs(self, config, ids, to=None):
+        """Enqueues jobs with `hworker-ses enqueue --jsonl`, through a configuration file of
+        its own, so that a daemon's file may be broken on purpose meanwhile."""
+        config = self.config(name="enqueue.conf")
+        path = os.path.join(self.work, "jobs-%d.jsonl" % time.monotonic_ns())
+        with open(path, "w") as f:
+            f.write("".join(job_line(i, to) + "\n" for i in ids))
+        result = self.cli("enqueue", "--config", config, "--jsonl", path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def sent_ids(self):
+        return [e["job"] for e in peers.sent_events(self.client, self.queue)]
+
+    def results_missing(self, ids):
+        """The ids among `ids` that have no result key."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.exists("hworker:{%s}:result:%s" % (self.queue, job_id))
+        return [job_id for job_id, found in zip(ids, pipe.execute()) if not found]
+
+    def rewrite(self, path, **keys):
+        """Replaces a configuration file atomically, so a reload never reads half of it."""
+        temporary = self.config(name=os.path.basename(path) + ".new", **keys)
+        os.replace(temporary, path)
+
+    def rewrite_invalid(self, path, text="workers = many\n"):
+        temporary = path + ".new"
+        with open(temporary, "w") as f:
+            f.write("queue = %s\n%sfrom = %s\nregion = us-east-1\nrate = 5\n"
+                    % (self.queue, text, SENDER))
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+
+    def assert_stopped_cleanly(self, daemon, code=0, timeout=30):
+        """The master exited with `code`, left no child, shared memory or worker registration."""
+        try:
+            daemon.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.fail("the master did not exit within %d s" % timeout)
+        started = self.started_children(daemon.pid)
+        self.assertEqual(daemon.proc.returncode, code, self.log()[-3000:])
+        self.assertTrue(started, "no child was started")
+        left = [int(e["child.pid"]) for e in started if hworker_alive(int(e["child.pid"]))]
+        self.assertEqual(left, [], "children outlived their master")
+        self.assertEqual(shm_objects(daemon.pid), [])
+        self.assertEqual(self.client.scard("hworker:{%s}:workers" % self.queue), 0)
+        exits = self.exits(daemon.pid)
+        self.assertEqual(sorted(exits), sorted(int(e["child.pid"]) for e in started),
+                         "every child start has its exit logged")
+        self.assertEqual(len(self.entries(msg="master stopped", pid=daemon.pid)), 1)
+
+    def assert_start_and_exit_lines_are_complete(self, master_pid):
+        """Every child start and exit line names role, slot, generation, PID and status."""
+        for entry in self.started_children(master_pid):
+            for key in ("child.role", "child.slot", "child.gen", "child.pid"):
+                self.assertRegex(entry.get(key, ""), r"^\w+$", entry)
+        for entry in self.exits(master_pid).values():
+            for key in ("child.role", "child.slot", "child.gen", "child.pid", "uptime_ms"):
+                self.assertRegex(entry.get(key, ""), r"^\w+$", entry)
+            self.assertTrue(("exit_code" in entry) != ("signal" in entry), entry)
+
+
+# ---------------------------------------------------------------------------
+# The acceptance test
+
+
+class Chaos(SupervisionCase):
+    """Kills, reloads and resizes while thousands of jobs go through moto."""
+
+    def test_every_job_is_delivered_through_kills_reloads_and_resizes(self):
+        moto = self.track(peers.Moto(self.work, SENDER))
+        base = dict(ses_endpoint=moto.url, rate=1000, workers=4, monitors=1,
+                    drain_deadline="20s", heartbeat_timeout="3s", max_attempts=20)
+        config = self.config(**base)
+        # Valid reloads alternate between changes that start a new generation
+        # (workers) and changes applied live (rate).
+        valid = [dict(base, workers=5), dict(base, workers=5, rate=900),
+                 dict(base, workers=4, rate=900), dict(base)]
+        daemon = self.start(config, self.env(moto.access_key_id, moto.secret_access_key))
+        self.ready_children(daemon, workers=4)
+
+        ids = ["chaos-%05d" % i for i in range(CHAOS_JOBS)]
+        self.enqueue_jobs(config, ids)
+        started = time.monotonic()
+        kills, hups, refused_expected, resizes = [], 0, 0, []
+        next_kill, next_hup = started + 0.3, started + 1.0
+        deadline = started + 150
+        delivered = 0
+        while True:
+            now = time.monotonic()
+            if now >= next_kill:
+                next_kill += 0.3
+                workers = self.workers_of(daemon)
+                if workers:
+                    victim = random.choice(workers)
+                    try:
+                        os.kill(victim, signal.SIGKILL)
+                        kills.append(victim)
+                    except ProcessLookupError:
+                        pass
+            if now >= next_hup:
+                next_hup += 1.0
+                if hups % 2 == 0:
+                    self.rewrite(config, **valid[(hups // 2) % len(valid)])
+                else:
+                    self.rewrite_invalid(config)
+                    refused_expected += 1
+                os.kill(daemon.pid, signal.SIGHUP)
+                hups += 1
+                if hups in (3, 5, 7, 9):
+                    sig = signal.SIGTTIN if hups in (3, 7) else signal.SIGTTOU
+                    os.kill(daemon.pid, sig)
+                    resizes.append(sig)
+            delivered = len(set(self.sent_ids()))
+            if delivered == len(ids) or now > deadline:
+                break
+            time.sleep(max(0.0, min(next_kill, next_hup) - time.monotonic()))
+        chaos_seconds = time.monotonic() - started
+        self.assertEqual(delivered, len(ids), "not delivered within the deadline: %d of %d"
+                         % (delivered, len(ids)))
+        self.assertGreaterEqual(hups, 4)
+
+        # A valid configuration for the end, then drain.
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon, code=0, timeout=40)
+
+        sent = self.sent_ids()
+        self.assertEqual(sorted(set(sent)), ids)
+        self.assertEqual(self.results_missing(ids), [])
+        subjects = {}
+        data = moto.messages()
+        for record in data.get("Message", []) + data.get("RawMessage", []):
+            subject = record.get("subject")
+            subjects[subject] = subjects.get(subject, 0) + 1
+        self.assertEqual([i for i in ids if i not in subjects], [], "moto lacks jobs")
+        duplicates = sum(count - 1 for count in subjects.values())
+        self.assertLessEqual(duplicates, len(kills))
+        stats = self.stats()
+        self.assertEqual((stats["queued"], stats["in_flight"], stats["delayed"],
+                          stats["dead_letters"]), (0, 0, 0, 0))
+        self.assertGreaterEqual(len(self.entries(msg="reload refused; keeping the running "
+                                                 "configuration")), refused_expected)
+        killed = [e for e in self.exits(daemon.pid).values() if e.get("signal") == "KILL"]
+        self.assertEqual(sorted(int(e["child.pid"]) for e in killed), sorted(set(kills)))
+        self.assertEqual(self.entries(msg="deadline passed; killing child"), [])
+        self.assert_start_and_exit_lines_are_complete(daemon.pid)
+        print("\nchaos: %d jobs in %.1f s, %d kills, %d duplicates, %d reloads, %d resizes, "
+              "%d children started" % (len(ids), chaos_seconds, len(kills), duplicates, hups,
+                                       len(resizes), len(self.started_children(daemon.pid))))
+
+
+# ---------------------------------------------------------------------------
+# Drain and terminate
+
+
+class Shutdown(SupervisionCase):
+
+    def test_term_while_children_boot_still_drains_cleanly_with_exit_0(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=3)
+        # The TERM must reach children that are still booting; retry the
+        # scenario (a new master each time) until one run proves it did.
+        for attempt in range(5):
+            before = len(self.log().splitlines())
+            daemon = self.start(config, out="master-%d.out" % attempt)
+            peers.wait_until("a child is started",
+                             lambda: self.started_children(daemon.pid), 20, interval=0.001)
+            os.kill(daemon.pid, signal.SIGTERM)
+            self.assert_stopped_cleanly(daemon, code=0, timeout=20)
+            exits = self.exits(daemon.pid)
+            self.assertEqual({e.get("exit_code") for e in exits.values()}, {"0"})
+            self.assertEqual(self.entries(msg="deadline passed; killing child"), [])
+            lines = [parse_line(x) for x in self.log().splitlines()[before:]]
+            term = next(i for i, e in enumerate(lines)
+                        if e.get("msg") == "signal received" and e.get("signal") == "TERM")
+            booted_after_term = [e for e in lines[term:] if e.get("msg") == "worker ready"]
+            if booted_after_term:
+                return
+        self.fail("no run caught a child booting; TERM always came too late")
+
+    def test_quit_gives_the_jobs_in_hand_back_and_exits_at_once(self):
+        stub = self.stub()
+        # At one recipient per second, both workers hold a job while they
+        # wait for the rate, so QUIT finds jobs in hand.
+        config = self.config(ses_endpoint=stub.url, workers=2, rate=1, throttle_delay="1s")
+        daemon = self.start(config)
+        self.ready_children(daemon, workers=2)
+        ids = ["quit-%d" % i for i in range(8)]
+        self.enqueue_jobs(config, ids)
+        self.wait_stats("a job is sent and two are in hand",
+                        lambda s: s.get("sent", 0) >= 1 and s["in_flight"] == 2, 20)
+        asked = time.monotonic()
+        os.kill(daemon.pid, signal.SIGQUIT)
+        self.assert_stopped_cleanly(daemon, code=0, timeout=10)
+        self.assertLess(time.monotonic() - asked, 3.0, "QUIT waited for the rate")
+        stats = self.stats()
+        sent = set(self.sent_ids())
+        self.assertEqual(stats["in_flight"], 0)
+        self.assertEqual(len(sent) + stats["queued"] + stats["delayed"], len(ids))
+        self.assertEqual(sorted(m["subject"] for m in stub.sent()), sorted(sent))
+        self.assertGreaterEqual(stats["queued"] + stats["delayed"], len(ids) - 3)
+        self.assertIn("signal QUIT", self.log())
+
+    def test_a_send_past_the_quit_deadline_is_killed_and_its_job_returned_to_the_queue(self):
+        stub = self.stub()
+        stub.configure(delay_ms=15000)
+        config = self.config(ses_endpoint=stub.url, workers=1, send_timeout="30s",
+                             heartbeat_timeout="40s")
+        daemon = self.start(config)
+        self.ready_children(daemon, workers=1)
+        self.enqueue_jobs(config, ["slow-1", "slow-2"])
+        self.wait_stats("the first job is in hand", lambda s: s["in_flight"] == 1)
+        time.sleep(0.3)  # the SES request is now under way (the stub answers after 15 s)
+        os.kill(daemon.pid, signal.SIGQUIT)
+        self.assert_stopped_cleanly(daemon, code=0, timeout=12)
+        self.assertEqual(len(self.entries(msg="deadline passed; killing child")), 1)
+        killed = [e for e in self.exits(daemon.pid).values() if e.get("signal") == "KILL"]
+        self.assertEqual(len(killed), 1)
+        stats = self.stats()
+        self.assertEqual((stats["queued"], stats["in_flight"], stats.get("sent", 0)), (2, 0, 0))
+        self.assertIn("returned the dead worker's jobs to the queue", self.log())
+
+
+# ---------------------------------------------------------------------------
+# Reload and resizing
+
+
+class Reload(SupervisionCase):
+
+    def test_an_invalid_file_is_refused_and_the_running_workers_stay(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=2)
+        daemon = self.start(config)
+        before = self.ready_children(daemon, workers=2)
+        self.rewrite_invalid(config, "rate = -1\n")
+        os.kill(daemon.pid, signal.SIGHUP)
+        refusal = peers.wait_until("the reload is refused", lambda: self.entries(
+            msg="reload refused; keeping the running configuration"), 10)
+        self.assertIn("%s:2: rate: -1 is out of range" % config, refusal[0]["error"])
+        self.enqueue_jobs(config, ["after-refusal"])
+        self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 1)
+        self.assertEqual(self.ready_children(daemon, workers=2), before)
+        self.assertEqual(len(self.started_children(daemon.pid)), 3)
+        self.assertEqual(self.exits(daemon.pid), {})
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+
+    def test_a_new_worker_count_starts_a_generation_and_drains_the_old_without_loss(self):
+        stub = self.stub()
+        stub.configure(delay_ms=50)
+        config = self.config(ses_endpoint=stub.url, workers=2, rate=40)
+        daemon = self.start(config)
+        old = self.ready_children(daemon, workers=2)
+        ids = ["gen-%03d" % i for i in range(120)]
+        self.enqueue_jobs(config, ids)
+        self.wait_stats("sending is under way", lambda s: s.get("sent", 0) >= 20)
+        self.rewrite(config, ses_endpoint=stub.url, workers=3, rate=40)
+        os.kill(daemon.pid, signal.SIGHUP)
+        new = self.ready_children(daemon, workers=3)
+        self.assertFalse(set(old) & set(new), "the old generation is gone")
+        exits = self.exits(daemon.pid)
+        self.assertEqual(sorted(exits), sorted(old))
+        self.assertEqual({e.get("exit_code") for e in exits.values()}, {"0"})
+        self.assertEqual({e["child.gen"] for e in exits.values()}, {"1"})
+        generations = {e["child.gen"] for e in self.started_children(daemon.pid)
+                       if int(e["child.pid"]) in new}
+        self.assertEqual(generations, {"2"})
+        self.assertGreater(self.stats()["queued"], 0, "the reload happened while jobs waited")
+        self.wait_stats("every job is sent", lambda s: s.get("sent", 0) == len(ids), 30)
+        sent = self.sent_ids()
+        self.assertEqual(sorted(sent), ids, "each job is sent exactly once")
+        subjects = sorted(m["subject"] for m in stub.sent())
+        self.assertEqual(subjects, ids, "SES got each job exactly once")
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+
+    def test_a_rate_change_applies_live_without_restarting_children(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=3, rate=200)
+        daemon = self.start(config)
+        before = self.ready_children(daemon, workers=3)
+        self.rewrite(config, ses_endpoint=stub.url, workers=3, rate=4)
+        os.kill(daemon.pid, signal.SIGHUP)
+        peers.wait_until("the reload is applied", lambda: self.entries(
+            msg="reload applied live", rate="4.0"), 10)
+        ids = ["slow-%02d" % i for i in range(14)]
+        started = time.monotonic()
+        self.enqueue_jobs(config, ids)
+        self.wait_stats("every job is sent", lambda s: s.get("sent", 0) == len(ids), 30)
+        # 14 recipients at 4 per second need at least 2.5 s.
+        self.assertGreaterEqual(time.monotonic() - started, 2.5)
+        # At the old rate all 14 would fit in one window. The limiter's own
+        # precision is tested elsewhere; here one send of scheduling jitter
+        # (beyond its 8 ms guard, on a loaded machine) is tolerated.
+        events = peers.sent_events(self.client, self.queue)
+        self.assertLessEqual(peers.largest_window(events), 5)
+        self.assertLessEqual(stub.stats()["max_recipients_in_1s_window"], 5)
+        self.assertEqual(self.ready_children(daemon, workers=3), before)
+        self.assertEqual(self.exits(daemon.pid), {})
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+
+
+class Resize(SupervisionCase):
+
+    def test_ttin_and_ttou_change_the_worker_count_and_never_go_below_one(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=2)
+        daemon = self.start(config)
+        first = self.ready_children(daemon, workers=2)
+        os.kill(daemon.pid, signal.SIGTTIN)
+        three = self.ready_children(daemon, workers=3)
+        self.assertTrue(set(first) < set(three))
+        for expected in (2, 1):
+            os.kill(daemon.pid, signal.SIGTTOU)
+            self.ready_children(daemon, workers=expected)
+        os.kill(daemon.pid, signal.SIGTTOU)
+        peers.wait_until("the floor is logged", lambda: self.entries(
+            msg="worker count unchanged; at least one worker runs", workers=1), 10)
+        one = self.ready_children(daemon, workers=1)
+        self.assertEqual([e["workers"] for e in self.entries(msg="worker count changed")],
+                         ["3", "2", "1"])
+        stopped = self.exits(daemon.pid)
+        self.assertEqual(len(stopped), 2)
+        self.assertEqual({e.get("exit_code") for e in stopped.values()}, {"0"})
+        self.assertEqual(sorted(e["child.slot"] for e in stopped.values()), ["1", "2"])
+        self.enqueue_jobs(config, ["one-worker"])
+        self.wait_stats("the last worker still sends", lambda s: s.get("sent", 0) == 1)
+        self.assertEqual(len([r for r in one.values() if r == "worker"]), 1)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+
+
+# ---------------------------------------------------------------------------
+# Logs
+
+
+class Logs(SupervisionCase):
+
+    def test_usr1_reopens_the_log_file_in_master_and_children(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=2)
+        daemon = self.start(config)
+        kids = self.ready_children(daemon, workers=2)
+        path = os.path.join(self.work, "daemon.log")
+        rotated = path + ".1"
+        os.rename(path, rotated)
+        os.kill(daemon.pid, signal.SIGUSR1)
+
+        def writers_of(target):
+            found = set()
+            for pid in [daemon.pid] + list(kids):
+                for fd in os.listdir("/proc/%d/fd" % pid):
+                    try:
+                        if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target:
+                            found.add(pid)
+                    except OSError:
+                        pass
+            return found
+        peers.wait_until("every process writes to the new file",
+                         lambda: writers_of(path) == {daemon.pid} | set(kids), 10)
+        self.assertEqual(writers_of(rotated), set())
+        old_size = os.path.getsize(rotated)
+        self.enqueue_jobs(config, ["after-rotation"])
+        self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 1)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+        self.assertEqual(os.path.getsize(rotated), old_size)
+        self.assertEqual(len(self.entries(msg="sent", **{"job.id": "after-rotation"})), 1)
+        self.assertEqual(len(self.entries(msg="master stopped")), 1)
+
+    def test_each_child_start_and_exit_is_logged_once_with_pid_slot_and_status(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=2)
+        daemon = self.start(config)
+        kids = self.ready_children(daemon, workers=2)
+        victim = min(pid for pid, role in kids.items() if role == "worker")
+        os.kill(victim, signal.SIGKILL)
+        self.ready_children(daemon, workers=2)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+        self.assert_start_and_exit_lines_are_complete(daemon.pid)
+        exits = self.exits(daemon.pid)
+        self.assertEqual(exits[victim]["signal"], "KILL")
+        self.assertEqual(exits[victim]["level"], "error")
+        self.assertEqual(sum(1 for e in exits.values() if e.get("exit_code") == "0"), 3)
+        self.assertEqual(len(self.entries(msg="master started")), 1)
+        # Nothing buffered before a spawn is printed twice: each line is unique.
+        lines = self.log().splitlines()
+        self.assertEqual(len(lines), len(set(lines)))
+        self.assertEqual(open(os.path.join(self.work, "master.out")).read(), "")
+
+
+# ---------------------------------------------------------------------------
+# Pidfile
+
+
+class Pidfiles(SupervisionCase):
+
+    def test_a_second_master_for_the_same_pidfile_refuses_to_start(self):
+        stub = self.stub()
+        pidfile = os.path.join(self.work, "master.pid")
+        config = self.config(ses_endpoint=stub.url, workers=1, pidfile=pidfile)
+        first = self.start(config)
+        kids = self.ready_children(first, workers=1)
+        self.assertEqual(open(pidfile).read(), "%d\n" % first.pid)
+        second = self.start(config, out="second.out")
+        self.assertEqual(second.proc.wait(20), 1)
+        refusal = [e for e in self.entries(msg="cannot start") if e["pid"] == str(second.pid)]
+        self.assertEqual(len(refusal), 1)
+        self.assertIn("another master (PID %d) holds %s" % (first.pid, pidfile),
+                      refusal[0]["error"])
+        self.assertEqual(open(pidfile).read(), "%d\n" % first.pid)
+        self.assertEqual(self.ready_children(first, workers=1), kids)
+        self.assertEqual(len(shm_objects(first.pid)), 2)
+        self.assertEqual(shm_objects(second.pid), [])
+        os.kill(first.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(first)
+        self.assertFalse(os.path.exists(pidfile))
+
+    def test_a_stale_pidfile_of_a_dead_master_is_replaced(self):
+        stub = self.stub()
+        pidfile = os.path.join(self.work, "master.pid")
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        with open(pidfile, "w") as f:
+            f.write("%d\n" % dead.pid)
+        config = self.config(ses_endpoint=stub.url, workers=1, pidfile=pidfile)
+        daemon = self.start(config)
+        self.ready_children(daemon, workers=1)
+        self.assertEqual(open(pidfile).read(), "%d\n" % daemon.pid)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+        self.assertFalse(os.path.exists(pidfile))
+
+
+# ---------------------------------------------------------------------------
+# The master dies
+
+
+class MasterDeath(SupervisionCase):
+
+    def test_children_of_a_killed_master_notice_and_drain_by_themselves(self):
+        stub = self.stub()
+        stub.configure(delay_ms=1500)
+        config = self.config(ses_endpoint=stub.url, workers=2)
+        libc = ctypes.CDLL(None, use_errno=True)
+        # As a subreaper this test inherits the orphans, so it can read their
+        # exit status; their parent is then neither the master nor PID 1.
+        self.assertEqual(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0)
+        try:
+            daemon = self.start(config)
+            kids = self.ready_children(daemon, workers=2)
+            self.enqueue_jobs(config, ["orphaned-send"])
+            self.wait_stats("a worker holds the job", lambda s: s["in_flight"] == 1)
+            time.sleep(0.3)  # the SES request is under way (the stub answers after 1.5 s)
+            daemon.proc.kill()
+            daemon.proc.wait()
+            statuses = {}
+            deadline = time.monotonic() + 20
+            while len(statuses) < len(kids) and time.monotonic() < deadline:
+                for pid in kids:
+                    if pid not in statuses:
+                        done, status = os.waitpid(pid, os.WNOHANG)
+                        if done:
+                            statuses[pid] = status
+                time.sleep(0.05)
+        finally:
+            libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+        self.assertEqual(sorted(statuses), sorted(kids), "every orphan exited by itself")
+        self.assertEqual({os.waitstatus_to_exitcode(s) for s in statuses.values()}, {0})
+        self.assertEqual(len([e for e in self.entries(msg="draining", reason="master exited")
+                              if int(e["pid"]) in kids]) + len(
+            [e for e in self.entries(msg="draining", reason="signal TERM")
+             if int(e["pid"]) in kids]), len(kids))
+        stats = self.stats()
+        self.assertEqual((stats.get("sent", 0), stats["in_flight"], stats["queued"]), (1, 0, 0))
+        self.assertEqual(self.client.scard("hworker:{%s}:workers" % self.queue), 0)
+        self.assertEqual([m["subject"] for m in stub.sent()], ["orphaned-send"])
+
+    def test_after_master_and_worker_are_killed_the_next_master_cleans_up_and_recovers(self):
+        stub = self.stub()
+        stub.configure(delay_ms=2000)
+        config = self.config(ses_endpoint=stub.url, workers=1, heartbeat_timeout="3s")
+        first = self.start(config)
+        kids = self.ready_children(first, workers=1)
+        self.enqueue_jobs(config, ["recover-me"])
+        self.wait_stats("the worker holds the job", lambda s: s["in_flight"] == 1)
+        # The whole process group dies at once, as with an OOM kill of a cgroup.
+        worker = next(pid for pid, role in kids.items() if role == "worker")
+        first.proc.kill()
+        os.kill(worker, signal.SIGKILL)
+        first.proc.wait()
+        peers.wait_until("the worker is gone", lambda: not hworker_alive(worker), 10)
+        peers.wait_until("the monitor exits by itself",
+                         lambda: not any(hworker_alive(p) for p in kids), 10)
+        stale = shm_objects(first.pid)
+        self.assertEqual(len(stale), 2, "segment and semaphore stay after SIGKILL")
+        self.assertEqual(self.stats()["in_flight"], 1)
+        stub.configure(delay_ms=0)
+
+        second = self.start(config, out="second.out")
+        self.ready_children(second, workers=1)
+        self.assertEqual(shm_objects(first.pid), [])
+        removed = {e["name"] for e in self.entries(
+            msg="removed stale shared memory of a dead master") if e["pid"] == str(second.pid)}
+        self.assertTrue(set(stale) <= removed or not removed, removed)
+        self.wait_stats("a monitor returns the job and it is sent",
+                        lambda s: s.get("sent", 0) == 1, 20)
+        self.assertEqual(self.stats().get("recovered"), 1)
+        os.kill(second.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(second)
+        self.assertEqual(self.sent_ids(), ["recover-me"])
+
+    def test_children_of_a_master_running_as_pid_1_do_not_think_it_died(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=1)
+        # A PID namespace with its own /proc and /dev/shm: the master is PID 1
+        # there, and its shared memory cleanup cannot see other masters.
+        script = ("mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec %s run --config %s"
+                  % (peers.binary(), config))
+        wrapper = self.track(peers.Peer(["unshare", "--pid", "--fork", "--mount-proc", "sh",
+                                         "-c", script], os.path.join(self.work, "master.out"),
+                                        self.env()))
+        peers.wait_until("the worker is ready", lambda: self.entries(msg="worker ready"), 30)
+        master = self.entries(msg="master started")[0]
+        self.assertEqual(master["pid"], "1")
+        self.enqueue_jobs(config, ["pid-1"])
+        self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 1)
+        self.assertEqual(self.entries(msg="draining"), [], "no child thought the master died")
+        unshare_child = next(iter(children_of(wrapper.pid)))
+        os.kill(unshare_child, signal.SIGTERM)
+        self.assertEqual(wrapper.proc.wait(20), 0)
+        self.assertEqual(len(self.entries(msg="master stopped", exit_code=0)), 1)
+
+
+# ---------------------------------------------------------------------------
+# Crash loops
+
+
+class CrashLoop(SupervisionCase):
+
+    def test_a_deleted_binary_makes_every_start_fail_and_the_master_give_up(self):
+        stub = self.stub()
+        binary = os.path.join(self.work, "hworker-ses")
+        shutil.copy2(peers.binary(), binary)
+        config = self.config(ses_endpoint=stub.url, workers=2)
+        daemon = self.track(peers.Peer([binary, "run", "--config", config],
+                                       os.path.join(self.work, "master.out"), self.env()))
+        kids = self.ready_children(daemon, workers=2)
+        os.unlink(binary)
+        for pid in kids:
+            os.kill(pid, signal.SIGKILL)
+        try:
+            code = daemon.proc.wait(40)
+        except subprocess.TimeoutExpired:
+            self.fail("the master never gave up")
+        self.assertEqual(code, 1)
+        self.assertTrue(self.entries(msg="cannot start child"))
+        self.assertEqual(len(self.entries(msg="master stopped", exit_code=1)), 1)
+        self.assertEqual(shm_objects(daemon.pid), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
