@@ -5,7 +5,14 @@
 // executions of the same binary), and the operator's signals. Signals are
 // read from a signalfd; each loop turn reaps every exited child with
 // waitpid(-1, WNOHANG), reads ready reports, starts children whose restart
-// delay has passed, and enforces the drain or terminate deadline.
+// delay has passed, and kills children that outlived their stop deadline.
+//
+// Every child the master asks to stop gets a deadline when it is asked:
+// `drain_deadline` for a drain (TERM, a retired generation, TTOU), five
+// seconds for a terminate (QUIT). A child still running at its deadline is
+// killed, and a worker's jobs go back to the queue. Monitors are asked to
+// stop only once the last worker is gone, so they are never killed for a
+// deadline that was not theirs.
 //
 // Guarantees: a child is bookkept by role, slot and generation; every start
 // and exit is logged with PID and status; a worker that dies without
@@ -36,10 +43,13 @@ struct ChildRecord {
     var statusFD: Int32
     var startedAt: Int64
     var ready = false
-    /// The master asked it to stop; it is not restarted.
-    var stopping = false
+    /// When the master asked it to stop, the time (CLOCK_MONOTONIC ns) at which it is killed.
+    var stopDeadline: Int64?
     /// The master sent it SIGKILL at a deadline.
     var killed = false
+
+    /// The master asked it to stop; it is not restarted.
+    var stopping: Bool { stopDeadline != nil }
 }
 
 /// The restart bookkeeping of one slot.
@@ -51,10 +61,10 @@ struct SlotHealth {
 /// What the master is doing.
 enum MasterPhase: Equatable {
     case running
-    /// Workers finish their job in hand; at the deadline they are killed.
-    case draining(deadline: Int64)
-    /// Children give their jobs back at once; at the deadline they are killed.
-    case terminating(deadline: Int64)
+    /// Workers finish their job in hand, then monitors stop; each is killed at its deadline.
+    case draining
+    /// Children give their jobs back at once; each is killed at its deadline.
+    case terminating
 }
 
 /// The master process.
@@ -74,6 +84,8 @@ final class Master {
 
     /// A child that stays up this long has its crash count reset.
     private let stableAfter: Int64 = 10_000_000_000
+    /// How long children asked to terminate (QUIT) have before they are killed.
+    private let terminateDeadline: Int64 = 5_000_000_000
     /// Boot failures in a row of every slot before the master gives up.
     private let giveUpAfter = 5
 
@@ -102,7 +114,8 @@ final class Master {
             handleSignals()
             reap()
             startDueChildren()
-            enforceDeadline()
+            stopMonitorsAfterLastWorker()
+            killChildrenPastDeadline()
         }
         shutdown()
         return exitCode
@@ -167,10 +180,8 @@ final class Master {
         if phase == .running {
             for key in missingSlots() { next = min(next, health[key]?.nextStart ?? 0) }
         }
-        switch phase {
-        case .draining(let deadline), .terminating(let deadline):
-            if children.values.contains(where: { !$0.killed }) { next = min(next, deadline) }
-        case .running: break
+        for record in children.values where !record.killed {
+            if let deadline = record.stopDeadline { next = min(next, deadline) }
         }
         if next == .max { return -1 }
         let remaining = (next - Monotonic.now()) / 1_000_000 + 1
@@ -329,46 +340,57 @@ final class Master {
         }
     }
 
-    private func signalChildren(_ signal: Int32, where include: (ChildRecord) -> Bool) {
+    /// Sends `signal` to the children `include` selects and gives each a stop deadline
+    /// `allowed` nanoseconds from now (or keeps an earlier one it already has).
+    private func signalChildren(
+        _ signal: Int32, allowed: Int64, where include: (ChildRecord) -> Bool
+    ) {
+        let deadline = Monotonic.now() + allowed
         for (pid, var record) in children where include(record) {
             kill(pid, signal)
-            record.stopping = true
+            record.stopDeadline = min(record.stopDeadline ?? .max, deadline)
             children[pid] = record
         }
     }
+
+    /// Nanoseconds a drain may take, from the configuration.
+    private var drainAllowance: Int64 { Int64(config.drainDeadline * 1e9) }
 
     // MARK: drain, terminate, deadlines
 
     private func beginDrain() {
         guard phase == .running else { return }
-        phase = .draining(deadline: Monotonic.now() + Int64(config.drainDeadline * 1e9))
+        phase = .draining
         logger.info("draining", [("deadline_s", String(config.drainDeadline))])
-        signalChildren(SIGTERM) { $0.key.role == .worker }
+        signalChildren(SIGTERM, allowed: drainAllowance) { $0.key.role == .worker }
     }
 
     private func beginTerminate() {
-        if case .terminating = phase { return }
-        phase = .terminating(deadline: Monotonic.now() + 5_000_000_000)
+        if phase == .terminating { return }
+        phase = .terminating
         logger.info("terminating")
-        signalChildren(SIGQUIT) { _ in true }
+        signalChildren(SIGQUIT, allowed: terminateDeadline) { _ in true }
     }
 
-    private func enforceDeadline() {
-        switch phase {
-        case .running:
-            return
-        case .draining(let deadline), .terminating(let deadline):
-            // Monitors keep returning jobs until the last worker is gone.
-            if !children.values.contains(where: { $0.key.role == .worker }) {
-                signalChildren(SIGTERM) { $0.key.role == .monitor && !$0.stopping }
-            }
-            guard Monotonic.now() >= deadline else { return }
-            for (pid, var record) in children where !record.killed {
-                logger.warning("deadline passed; killing child", fields(record))
-                kill(pid, SIGKILL)
-                record.killed = true
-                children[pid] = record
-            }
+    /// While stopping, asks the monitors to drain once the last worker is gone: until then
+    /// they keep returning the jobs of workers that die.
+    private func stopMonitorsAfterLastWorker() {
+        guard phase != .running, !children.values.contains(where: { $0.key.role == .worker })
+        else { return }
+        signalChildren(SIGTERM, allowed: drainAllowance) {
+            $0.key.role == .monitor && !$0.stopping
+        }
+    }
+
+    /// Kills every child still running past its stop deadline.
+    private func killChildrenPastDeadline() {
+        let now = Monotonic.now()
+        for (pid, var record) in children where !record.killed {
+            guard let deadline = record.stopDeadline, now >= deadline else { continue }
+            logger.warning("deadline passed; killing child", fields(record))
+            kill(pid, SIGKILL)
+            record.killed = true
+            children[pid] = record
         }
     }
 
@@ -415,7 +437,9 @@ final class Master {
         let old = children.values.filter { $0.generation != generation && !$0.stopping }
         guard !old.isEmpty else { return }
         logger.info("new generation ready; draining the old one", [("gen", String(generation))])
-        signalChildren(SIGTERM) { $0.generation != self.generation }
+        signalChildren(SIGTERM, allowed: drainAllowance) {
+            $0.generation != self.generation && !$0.stopping
+        }
     }
 
     private func resizeWorkers(by change: Int) {
@@ -429,7 +453,9 @@ final class Master {
         }
         workerCount = target
         logger.info("worker count changed", [("workers", String(workerCount))])
-        signalChildren(SIGTERM) { $0.key.role == .worker && $0.key.slot >= target }
+        signalChildren(SIGTERM, allowed: drainAllowance) {
+            $0.key.role == .worker && $0.key.slot >= target && !$0.stopping
+        }
     }
 
     private func reopenLogs() {

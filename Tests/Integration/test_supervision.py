@@ -348,14 +348,14 @@ class Shutdown(SupervisionCase):
 
     def test_a_send_past_the_quit_deadline_is_killed_and_its_job_returned_to_the_queue(self):
         stub = self.stub()
-        stub.configure(delay_ms=15000)
+        stub.configure(delay_ms=9000)
         config = self.config(ses_endpoint=stub.url, workers=1, send_timeout="30s",
                              heartbeat_timeout="40s")
         daemon = self.start(config)
         self.ready_children(daemon, workers=1)
         self.enqueue_jobs(config, ["slow-1", "slow-2"])
         self.wait_stats("the first job is in hand", lambda s: s["in_flight"] == 1)
-        time.sleep(0.3)  # the SES request is now under way (the stub answers after 15 s)
+        time.sleep(0.3)  # the SES request is now under way (the stub answers after 9 s)
         os.kill(daemon.pid, signal.SIGQUIT)
         self.assert_stopped_cleanly(daemon, code=0, timeout=12)
         self.assertEqual(len(self.entries(msg="deadline passed; killing child")), 1)
@@ -364,6 +364,24 @@ class Shutdown(SupervisionCase):
         stats = self.stats()
         self.assertEqual((stats["queued"], stats["in_flight"], stats.get("sent", 0)), (2, 0, 0))
         self.assertIn("returned the dead worker's jobs to the queue", self.log())
+
+    def test_a_send_past_the_drain_deadline_is_killed_and_its_job_returned_to_the_queue(self):
+        stub = self.stub()
+        stub.configure(delay_ms=8000)
+        config = self.config(ses_endpoint=stub.url, workers=1, drain_deadline="1s",
+                             send_timeout="30s", heartbeat_timeout="40s")
+        daemon = self.start(config)
+        self.ready_children(daemon, workers=1)
+        self.enqueue_jobs(config, ["slow-1"])
+        self.wait_stats("the job is in hand", lambda s: s["in_flight"] == 1)
+        time.sleep(0.3)
+        asked = time.monotonic()
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon, code=0, timeout=10)
+        self.assertLess(time.monotonic() - asked, 5.0)
+        self.assertEqual(len(self.entries(msg="deadline passed; killing child")), 1)
+        stats = self.stats()
+        self.assertEqual((stats["queued"], stats["in_flight"], stats.get("sent", 0)), (1, 0, 0))
 
 
 # ---------------------------------------------------------------------------
@@ -416,6 +434,33 @@ class Reload(SupervisionCase):
         self.assertEqual(sorted(sent), ids, "each job is sent exactly once")
         subjects = sorted(m["subject"] for m in stub.sent())
         self.assertEqual(subjects, ids, "SES got each job exactly once")
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+
+    def test_an_old_generation_worker_past_the_drain_deadline_is_killed_and_its_job_kept(self):
+        stub = self.stub()
+        stub.configure(delay_ms=8000)
+        config = self.config(ses_endpoint=stub.url, workers=1, drain_deadline="1s",
+                             send_timeout="30s", heartbeat_timeout="40s")
+        daemon = self.start(config)
+        old = self.ready_children(daemon, workers=1)
+        self.enqueue_jobs(config, ["slow-during-reload"])
+        self.wait_stats("the job is in hand", lambda s: s["in_flight"] == 1)
+        time.sleep(0.3)  # the SES request is under way (the stub answers after 8 s)
+        self.rewrite(config, ses_endpoint=stub.url, workers=2, drain_deadline="1s",
+                     send_timeout="30s", heartbeat_timeout="40s")
+        asked = time.monotonic()
+        os.kill(daemon.pid, signal.SIGHUP)
+        worker = next(pid for pid, role in old.items() if role == "worker")
+        peers.wait_until("the old worker is killed at its deadline",
+                         lambda: worker in self.exits(daemon.pid), 10)
+        self.assertLess(time.monotonic() - asked, 6.0)
+        self.assertEqual(self.exits(daemon.pid)[worker]["signal"], "KILL")
+        self.assertEqual(len(self.entries(msg="deadline passed; killing child")), 1)
+        stub.configure(delay_ms=0)
+        self.ready_children(daemon, workers=2)
+        self.wait_stats("a new worker sends the job", lambda s: s.get("sent", 0) == 1, 20)
+        self.assertEqual(self.sent_ids(), ["slow-during-reload"])
         os.kill(daemon.pid, signal.SIGTERM)
         self.assert_stopped_cleanly(daemon)
 
