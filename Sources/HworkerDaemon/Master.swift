@@ -54,7 +54,11 @@ struct ChildRecord {
 
 /// The restart bookkeeping of one slot.
 struct SlotHealth {
+    /// Exits in a row of children that did not stay up long; sets the restart delay.
     var failures = 0
+    /// Exits in a row of children that never reported ready (or could not be spawned).
+    var bootFailures = 0
+    /// When the slot may start its next child (CLOCK_MONOTONIC ns).
     var nextStart: Int64 = 0
 }
 
@@ -86,7 +90,7 @@ final class Master {
     private let stableAfter: Int64 = 10_000_000_000
     /// How long children asked to terminate (QUIT) have before they are killed.
     private let terminateDeadline: Int64 = 5_000_000_000
-    /// Boot failures in a row of every slot before the master gives up.
+    /// Boot failures in a row of every slot of a role before the master gives up.
     private let giveUpAfter = 5
 
     /// The signals the master handles; blocked before any thread exists.
@@ -196,6 +200,7 @@ final class Master {
             record.ready = true
             children[pid] = record
             logger.debug("child ready", fields(record))
+            if record.generation == generation { health[record.key]?.bootFailures = 0 }
             retireOldGenerationIfReady()
         } else if count == 0 {
             // The child closed its status pipe: it is exiting; SIGCHLD follows.
@@ -254,7 +259,7 @@ final class Master {
         } catch {
             logger.error(
                 "cannot start child", [("slot", key.description), ("error", error.description)])
-            scheduleRestart(key, lived: 0)
+            scheduleRestart(key, lived: 0, booted: false)
         }
     }
 
@@ -294,13 +299,20 @@ final class Master {
             return
         }
         let lived = Monotonic.now() - record.startedAt
-        scheduleRestart(record.key, lived: record.ready ? lived : 0)
+        scheduleRestart(record.key, lived: record.ready ? lived : 0, booted: record.ready)
     }
 
-    /// Schedules a slot's restart with exponential backoff; gives up when every slot keeps failing.
-    private func scheduleRestart(_ key: SlotKey, lived: Int64) {
+    /// Schedules a slot's restart with exponential backoff, and gives up when no child of a
+    /// role can boot.
+    ///
+    /// - Parameters:
+    ///   - key: The slot.
+    ///   - lived: How long the child ran after reporting ready, in nanoseconds (0 if never).
+    ///   - booted: Whether the child reported ready before it exited.
+    private func scheduleRestart(_ key: SlotKey, lived: Int64, booted: Bool) {
         var entry = health[key] ?? SlotHealth()
         entry.failures = lived >= stableAfter ? 1 : entry.failures + 1
+        entry.bootFailures = booted ? 0 : entry.bootFailures + 1
         let delay = min(100_000_000 << min(entry.failures - 1, 9), 30_000_000_000)
         entry.nextStart = Monotonic.now() + Int64(delay)
         health[key] = entry
@@ -310,17 +322,29 @@ final class Master {
                 ("slot", key.description), ("failures", String(entry.failures)),
                 ("delay_ms", String(delay / 1_000_000)),
             ])
-        let allFailing =
-            missingSlots().count == workerCount + config.monitors
-            && health.values.allSatisfy { $0.failures >= giveUpAfter }
-            && health.count >= workerCount + config.monitors
-        if allFailing {
+        if let role = roleThatCannotBoot() {
             logger.error(
-                "every child keeps failing to start; giving up", [("failures", String(giveUpAfter))]
-            )
+                "every slot of a role keeps failing to start; giving up",
+                [("child.role", role.rawValue), ("boot_failures", String(giveUpAfter))])
             exitCode = 1
             beginTerminate()
         }
+    }
+
+    /// A role every slot of which failed to boot `giveUpAfter` times in a row, if any.
+    ///
+    /// Without workers nothing is sent, and without monitors retries never come back, so
+    /// either is reason to stop loudly rather than retry forever; a child killed after it
+    /// reported ready is not a boot failure.
+    private func roleThatCannotBoot() -> ChildRole? {
+        let slots: [(ChildRole, Int)] = [(.worker, workerCount), (.monitor, config.monitors)]
+        for (role, count) in slots {
+            let hopeless = (0..<count).allSatisfy {
+                (health[SlotKey(role: role, slot: $0)]?.bootFailures ?? 0) >= giveUpAfter
+            }
+            if hopeless { return role }
+        }
+        return nil
     }
 
     /// Gives the in-flight jobs of a worker that died back to the queue at once.

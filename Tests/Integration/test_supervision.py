@@ -730,6 +730,32 @@ class MasterDeath(SupervisionCase):
 
 class CrashLoop(SupervisionCase):
 
+    def test_workers_that_cannot_attach_the_rate_segment_make_the_master_give_up(self):
+        # What systemd's RemoveIPC or a cleanup script does: the segment
+        # vanishes under a running master, and no new worker can attach.
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=2)
+        daemon = self.start(config)
+        kids = self.ready_children(daemon, workers=2)
+        for name in shm_objects(daemon.pid):
+            os.unlink(os.path.join("/dev/shm", name))
+        for pid, role in kids.items():
+            if role == "worker":
+                os.kill(pid, signal.SIGKILL)
+        try:
+            code = daemon.proc.wait(40)
+        except subprocess.TimeoutExpired:
+            self.fail("the master never gave up")
+        self.assertEqual(code, 1)
+        self.assertTrue(self.entries(msg="cannot attach the rate segment"))
+        self.assertEqual(len(self.entries(
+            msg="every slot of a role keeps failing to start; giving up",
+            **{"child.role": "worker"})), 1)
+        left = [int(e["child.pid"]) for e in self.started_children(daemon.pid)
+                if hworker_alive(int(e["child.pid"]))]
+        self.assertEqual(left, [])
+        self.assertEqual(len(self.entries(msg="master stopped", exit_code=1)), 1)
+
     def test_a_deleted_binary_makes_every_start_fail_and_the_master_give_up(self):
         stub = self.stub()
         binary = os.path.join(self.work, "hworker-ses")
