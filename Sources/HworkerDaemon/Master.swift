@@ -441,8 +441,9 @@ final class Master {
         live.logFormat = next.logFormat
         live.logFile = next.logFile
         let restartNeeded = live != next
+        // TTIN and TTOU adjust the count until the file's own count changes.
+        if next.workers != config.workers { workerCount = next.workers }
         config = next
-        workerCount = next.workers
         guard restartNeeded else {
             logger.info(
                 "reload applied live", [("rate", String(next.rate)), ("burst", String(next.burst))])

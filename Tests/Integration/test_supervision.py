@@ -490,6 +490,24 @@ class Reload(SupervisionCase):
         os.kill(daemon.pid, signal.SIGTERM)
         self.assert_stopped_cleanly(daemon)
 
+    def test_a_live_reload_keeps_the_workers_added_by_ttin(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=2, rate=100)
+        daemon = self.start(config)
+        self.ready_children(daemon, workers=2)
+        os.kill(daemon.pid, signal.SIGTTIN)
+        three = self.ready_children(daemon, workers=3)
+        self.rewrite(config, ses_endpoint=stub.url, workers=2, rate=50)
+        os.kill(daemon.pid, signal.SIGHUP)
+        peers.wait_until("the reload is applied", lambda: self.entries(
+            msg="reload applied live"), 10)
+        os.kill(daemon.pid, signal.SIGTTOU)
+        two = self.ready_children(daemon, workers=2)
+        self.assertTrue(set(two) < set(three))
+        self.assertEqual(self.entries(msg="worker count changed")[-1]["workers"], "2")
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+
 
 class Resize(SupervisionCase):
 
