@@ -86,7 +86,7 @@ final class Master {
     private var phase = MasterPhase.running
     private var exitCode: Int32 = 0
 
-    /// A child that stays up this long has its crash count reset.
+    /// A child that stays up this long, and reported ready, has its slot's crash count reset.
     private let stableAfter: Int64 = 10_000_000_000
     /// How long children asked to terminate (QUIT) have before they are killed.
     private let terminateDeadline: Int64 = 5_000_000_000
@@ -259,7 +259,7 @@ final class Master {
         } catch {
             logger.error(
                 "cannot start child", [("slot", key.description), ("error", error.description)])
-            scheduleRestart(key, lived: 0, booted: false)
+            scheduleRestart(key, stable: false, booted: false)
         }
     }
 
@@ -298,8 +298,12 @@ final class Master {
             }
             return
         }
+        // SIGKILL comes from outside (the OOM killer, an operator), never from a fault of the
+        // child's own, so a child that was killed after it reported ready is no crash loop:
+        // it restarts after the first delay, however often it is killed.
         let lived = Monotonic.now() - record.startedAt
-        scheduleRestart(record.key, lived: record.ready ? lived : 0, booted: record.ready)
+        let stable = record.ready && (lived >= stableAfter || exit == .signaled(SIGKILL))
+        scheduleRestart(record.key, stable: stable, booted: record.ready)
     }
 
     /// Schedules a slot's restart with exponential backoff, and gives up when no child of a
@@ -307,11 +311,12 @@ final class Master {
     ///
     /// - Parameters:
     ///   - key: The slot.
-    ///   - lived: How long the child ran after reporting ready, in nanoseconds (0 if never).
+    ///   - stable: Whether the child ran long enough, or ended in a way, that clears the
+    ///     slot's crash count.
     ///   - booted: Whether the child reported ready before it exited.
-    private func scheduleRestart(_ key: SlotKey, lived: Int64, booted: Bool) {
+    private func scheduleRestart(_ key: SlotKey, stable: Bool, booted: Bool) {
         var entry = health[key] ?? SlotHealth()
-        entry.failures = lived >= stableAfter ? 1 : entry.failures + 1
+        entry.failures = stable ? 1 : entry.failures + 1
         entry.bootFailures = booted ? 0 : entry.bootFailures + 1
         let delay = min(100_000_000 << min(entry.failures - 1, 9), 30_000_000_000)
         entry.nextStart = Monotonic.now() + Int64(delay)

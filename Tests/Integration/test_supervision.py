@@ -217,10 +217,10 @@ class Chaos(SupervisionCase):
         base = dict(ses_endpoint=moto.url, rate=1000, workers=4, monitors=1,
                     drain_deadline="20s", heartbeat_timeout="3s", max_attempts=20)
         config = self.config(**base)
-        # Valid reloads alternate between changes that start a new generation
-        # (workers) and changes applied live (rate).
-        valid = [dict(base, workers=5), dict(base, workers=5, rate=900),
-                 dict(base, workers=4, rate=900), dict(base)]
+        # Valid reloads are mostly applied live (rate); every third starts a new
+        # generation (workers), which also clears the restart backoff.
+        valid = [dict(base, rate=900), dict(base), dict(base, workers=5),
+                 dict(base, workers=5, rate=900), dict(base, workers=5), dict(base)]
         daemon = self.start(config, self.env(moto.access_key_id, moto.secret_access_key))
         self.ready_children(daemon, workers=4)
 
@@ -773,6 +773,28 @@ class CrashLoop(SupervisionCase):
                 if hworker_alive(int(e["child.pid"]))]
         self.assertEqual(left, [])
         self.assertEqual(len(self.entries(msg="master stopped", exit_code=1)), 1)
+
+    def test_killed_ready_workers_restart_at_once_while_crashing_ones_back_off(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=1)
+        daemon = self.start(config)
+        # SIGKILL comes from outside (OOM killer, operator): no crash loop.
+        # USR2 (whose default action ends the process) stands for a crash of
+        # the worker's own: fault signals sent with kill(2) are caught by the
+        # Swift runtime's backtracer, which prints a backtrace and carries on.
+        for sig in [signal.SIGKILL] * 4 + [signal.SIGUSR2] * 4:
+            kids = self.ready_children(daemon, workers=1)
+            worker = next(pid for pid, role in kids.items() if role == "worker")
+            os.kill(worker, sig)
+            peers.wait_until("the worker's exit is logged",
+                             lambda: worker in self.exits(daemon.pid), 10)
+        self.ready_children(daemon, workers=1)
+        delays = [int(e["delay_ms"]) for e in self.entries(msg="child restart scheduled")]
+        self.assertEqual(delays, [100] * 4 + [200, 400, 800, 1600])
+        signals = [e["signal"] for e in self.exits(daemon.pid).values()]
+        self.assertEqual(sorted(signals), ["KILL"] * 4 + ["USR2"] * 4)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
 
     def test_a_deleted_binary_makes_every_start_fail_and_the_master_give_up(self):
         stub = self.stub()
