@@ -39,6 +39,9 @@ final class ChildRuntime {
 
     /// Reads the handoff from standard input and sets up signals and logging.
     init() throws(SystemError) {
+        // Writes to a closed log pipe or a socket Redis closed must fail with EPIPE
+        // rather than kill the child; the spawn reset every disposition to default.
+        signal(SIGPIPE, SIG_IGN)
         // The parent-death signal is TERM: a drain, like the pipe's end.
         _ = hw_set_parent_death_signal(SIGTERM)
         signals = try SignalReceiver(signals: ChildLauncher.childSignals)

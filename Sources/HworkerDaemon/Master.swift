@@ -99,6 +99,10 @@ final class Master {
     ]
 
     init(config: Configuration, configPath: String, signals: SignalReceiver) {
+        // A log write to a pipe whose reader is gone (journald restarting, `| logger`
+        // killed) must fail with EPIPE, not end the master. Children are spawned with
+        // default dispositions and ignore SIGPIPE themselves.
+        signal(SIGPIPE, SIG_IGN)
         self.config = config
         self.configPath = configPath
         self.signals = signals

@@ -598,6 +598,34 @@ class Logs(SupervisionCase):
         self.assertEqual(len(lines), len(set(lines)))
         self.assertEqual(open(os.path.join(self.work, "master.out")).read(), "")
 
+    def test_a_closed_standard_error_does_not_kill_the_master_or_its_children(self):
+        # Without log_file everything logs to standard error, often a pipe
+        # (journald's stream, `| logger`); when its reader goes away, writes
+        # fail with EPIPE, which must not end the process with SIGPIPE.
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=2, log_file=None)
+        master = subprocess.Popen([peers.binary(), "run", "--config", config],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  env=self.env(), preexec_fn=peers._clean_signals)
+        self.addCleanup(lambda: master.poll() is None and master.kill())
+        seen = []
+        deadline = time.monotonic() + 30
+        while sum("worker ready" in line for line in seen) < 2:
+            self.assertLess(time.monotonic(), deadline, "workers never got ready")
+            seen.append(master.stderr.readline().decode(errors="replace"))
+        kids = children_of(master.pid)
+        master.stderr.close()
+        os.kill(master.pid, signal.SIGHUP)
+        self.enqueue_jobs(config, ["no-reader"])
+        self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 1)
+        self.assertIsNone(master.poll(), "the master died")
+        self.assertEqual(children_of(master.pid), kids)
+        os.kill(master.pid, signal.SIGTERM)
+        self.assertEqual(master.wait(20), 0)
+        self.assertEqual([pid for pid in kids if hworker_alive(pid)], [])
+        self.assertEqual(shm_objects(master.pid), [])
+        self.assertEqual(self.client.scard("hworker:{%s}:workers" % self.queue), 0)
+
 
 # ---------------------------------------------------------------------------
 # Pidfile
