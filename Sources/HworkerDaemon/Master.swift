@@ -136,7 +136,7 @@ final class Master {
             do {
                 pidfile = try Pidfile(path: path)
             } catch {
-                logger.error("cannot start", [("error", error.description)])
+                refuseToStart("cannot start", error.description)
                 return false
             }
         }
@@ -147,7 +147,7 @@ final class Master {
         do {
             rate = try RateSegment.create(name: name, rate: config.rate, burst: config.burst)
         } catch {
-            logger.error("cannot create the rate segment", [("error", error.description)])
+            refuseToStart("cannot create the rate segment", error.description)
             pidfile?.remove()
             return false
         }
@@ -159,6 +159,15 @@ final class Master {
                 ("burst", String(config.burst)), ("config", configPath),
             ])
         return true
+    }
+
+    /// Logs why the master cannot start, and says it on standard error too when the log
+    /// goes to a file, so that an operator who started it by hand sees why it exited 1.
+    private func refuseToStart(_ message: String, _ error: String) {
+        logger.error(message, [("error", error)])
+        if config.logFile != nil {
+            writeAll(2, Array("hworker-ses: \(message): \(error)\n".utf8))
+        }
     }
 
     private func shutdown() {

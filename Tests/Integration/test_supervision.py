@@ -646,6 +646,10 @@ class Pidfiles(SupervisionCase):
         self.assertEqual(len(refusal), 1)
         self.assertIn("another master (PID %d) holds %s" % (first.pid, pidfile),
                       refusal[0]["error"])
+        # The log goes to a file; the operator's terminal hears it too.
+        with open(os.path.join(self.work, "second.out")) as f:
+            self.assertEqual(f.read(), "hworker-ses: cannot start: another master (PID %d) "
+                             "holds %s\n" % (first.pid, pidfile))
         self.assertEqual(open(pidfile).read(), "%d\n" % first.pid)
         self.assertEqual(self.ready_children(first, workers=1), kids)
         self.assertEqual(len(shm_objects(first.pid)), 2)
