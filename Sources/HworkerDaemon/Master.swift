@@ -503,6 +503,8 @@ final class Master {
 
     private func reopenLogs() {
         logger.reopen()
+        // The signal's own line went to the old file; this one opens the new file.
+        logger.info("log file reopened", [("children", String(children.count))])
         for pid in children.keys { kill(pid, SIGUSR1) }
     }
 

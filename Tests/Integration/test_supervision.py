@@ -568,6 +568,10 @@ class Logs(SupervisionCase):
         peers.wait_until("every process writes to the new file",
                          lambda: writers_of(path) == {daemon.pid} | set(kids), 10)
         self.assertEqual(writers_of(rotated), set())
+        with open(path) as f:
+            first = parse_line(f.readline())
+        self.assertEqual((first["msg"], first["pid"], first["children"]),
+                         ("log file reopened", str(daemon.pid), "3"))
         old_size = os.path.getsize(rotated)
         self.enqueue_jobs(config, ["after-rotation"])
         self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 1)
