@@ -39,6 +39,9 @@ struct ChildRecord {
     var generation: Int
     var pid: pid_t
     var workerID: String
+    /// The configuration it was started with: after a reload that changed the queue or
+    /// Redis, its jobs still belong to the old ones.
+    var config: Configuration
     var handoffFD: Int32
     var statusFD: Int32
     var startedAt: Int64
@@ -266,7 +269,8 @@ final class Master {
             let child = try ChildLauncher.launch(handoff)
             let record = ChildRecord(
                 key: key, generation: generation, pid: child.pid, workerID: workerID,
-                handoffFD: child.handoffFD, statusFD: child.statusFD, startedAt: Monotonic.now())
+                config: config, handoffFD: child.handoffFD, statusFD: child.statusFD,
+                startedAt: Monotonic.now())
             children[child.pid] = record
             logger.info("child started", fields(record))
         } catch {
@@ -369,9 +373,9 @@ final class Master {
     private func returnJobs(of record: ChildRecord) {
         do {
             let session = WorkerSession(
-                workerID: record.workerID, keys: try QueueKeys(name: config.queue),
-                redis: config.redisOptions, retry: config.retryPolicy, heartbeatTTL: 1,
-                resultTTL: 1, eventsMaxLength: 1)
+                workerID: record.workerID, keys: try QueueKeys(name: record.config.queue),
+                redis: record.config.redisOptions, retry: record.config.retryPolicy,
+                heartbeatTTL: 1, resultTTL: 1, eventsMaxLength: 1)
             defer { session.disconnect() }
             try session.unregister()
             logger.info("returned the dead worker's jobs to the queue", fields(record))

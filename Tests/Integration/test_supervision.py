@@ -464,6 +464,31 @@ class Reload(SupervisionCase):
         os.kill(daemon.pid, signal.SIGTERM)
         self.assert_stopped_cleanly(daemon)
 
+    def test_a_job_of_an_old_generation_goes_back_to_the_queue_it_came_from(self):
+        stub = self.stub()
+        stub.configure(delay_ms=8000)
+        keys = dict(ses_endpoint=stub.url, workers=1, drain_deadline="1s", send_timeout="30s",
+                    heartbeat_timeout="40s")
+        config = self.config(**keys)
+        daemon = self.start(config)
+        old = self.ready_children(daemon, workers=1)
+        self.enqueue_jobs(config, ["from-the-old-queue"])
+        self.wait_stats("the job is in hand", lambda s: s["in_flight"] == 1)
+        time.sleep(0.3)  # the SES request is under way (the stub answers after 8 s)
+        self.rewrite(config, **dict(keys, queue="other"))
+        os.kill(daemon.pid, signal.SIGHUP)
+        worker = next(pid for pid, role in old.items() if role == "worker")
+        peers.wait_until("the old worker is killed at its deadline",
+                         lambda: worker in self.exits(daemon.pid), 10)
+        # Its job goes back to the old queue, where it came from; nobody
+        # serves that queue any more, so it waits there.
+        stats = self.stats()
+        self.assertEqual((stats["queued"], stats["in_flight"]), (1, 0))
+        self.assertEqual(self.client.smembers("hworker:{%s}:workers" % self.queue), set())
+        self.assertEqual(peers.queue_stats(self.client, "other")["queued"], 0)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assertEqual(daemon.proc.wait(20), 0)
+
     def test_a_rate_change_applies_live_without_restarting_children(self):
         stub = self.stub()
         config = self.config(ses_endpoint=stub.url, workers=3, rate=200)
