@@ -4,7 +4,8 @@
 // TERM and INT ask for a drain (finish the job in hand, take nothing new);
 // QUIT asks to terminate (give the job in hand back at once). The end of the
 // handoff pipe, or the parent-death signal, means the master died: the child
-// drains itself.
+// drains itself. After the handoff, the master writes a line on that pipe
+// for each accepted reload: the logging settings, applied at once.
 
 import CSupport
 import FoundationEssentials
@@ -36,6 +37,8 @@ final class ChildRuntime {
     private let signals: SignalReceiver
     private(set) var stopRequest: StopRequest?
     private var masterGone = false
+    /// Bytes read from the handoff pipe that do not yet end a line.
+    private var pendingInput: [UInt8] = []
 
     /// Reads the handoff from standard input and sets up signals and logging.
     init() throws(SystemError) {
@@ -133,11 +136,28 @@ final class ChildRuntime {
     }
 
     private func handleMasterPipe() {
-        var byte: UInt8 = 0
-        let count = read(ChildDescriptor.handoff, &byte, 1)
-        if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = read(ChildDescriptor.handoff, &buffer, buffer.count)
+        if count > 0 {
+            pendingInput += buffer[0..<count]
+            applyLogSettings()
+        } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
             masterGone = true
             requestStop(.drain, because: "master exited")
+        }
+    }
+
+    /// Applies every complete line of logging settings the master sent after a reload.
+    private func applyLogSettings() {
+        while let end = pendingInput.firstIndex(of: 0x0A) {
+            let line = Array(pendingInput[..<end])
+            pendingInput.removeSubrange(...end)
+            guard let settings = try? JSONDecoder().decode(LogSettings.self, from: Data(line))
+            else {
+                logger.warning("ignored an unreadable line from the master")
+                continue
+            }
+            settings.apply(to: logger)
         }
     }
 

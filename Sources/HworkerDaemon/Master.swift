@@ -453,9 +453,7 @@ final class Master {
             return
         }
         rate?.update(rate: next.rate, burst: next.burst)
-        logger.level = next.logLevel
-        logger.format = next.logFormat
-        logger.redirect(to: next.logFile)
+        passLogSettings(LogSettings(next))
         var live = config
         live.rate = next.rate
         live.burst = next.burst
@@ -475,6 +473,17 @@ final class Master {
         health = [:]
         logger.info("reload: starting a new generation", [("gen", String(generation))])
         startDueChildren()
+    }
+
+    /// Applies logging settings to the master's logger and passes them to every child.
+    private func passLogSettings(_ settings: LogSettings) {
+        settings.apply(to: logger)
+        let line = settings.encodedLine()
+        for record in children.values where !writeAll(record.handoffFD, line) {
+            logger.warning(
+                "cannot pass the new logging settings to a child",
+                fields(record) + [("error", String(cString: strerror(errno)))])
+        }
     }
 
     /// Once every child of the current generation is ready, drains the older ones.

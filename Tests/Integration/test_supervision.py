@@ -113,8 +113,9 @@ class SupervisionCase(DaemonTestCase):
         """Starts a master without waiting for anything."""
         return self.track(peers.Daemon(config, os.path.join(self.work, out), env or self.env()))
 
-    def ready_children(self, daemon, workers, monitors=1, timeout=30):
-        """Waits until the master has exactly this many children and each said it is ready.
+    def ready_children(self, daemon, workers, monitors=1, timeout=30, without=()):
+        """Waits until the master has exactly this many children, none of them in `without`,
+        and each said it is ready.
 
         Returns {pid: "worker" | "monitor"}.
         """
@@ -122,6 +123,8 @@ class SupervisionCase(DaemonTestCase):
             kids = children_of(daemon.pid)
             roles = {pid: args.rsplit(" ", 1)[-1] for pid, args in kids.items()
                      if " child " in args}
+            if set(roles) & set(without):
+                return None
             if sorted(roles.values()) != ["monitor"] * monitors + ["worker"] * workers:
                 return None
             ready = {e.get("pid") for e in self.entries()
@@ -419,8 +422,7 @@ class Reload(SupervisionCase):
         self.wait_stats("sending is under way", lambda s: s.get("sent", 0) >= 20)
         self.rewrite(config, ses_endpoint=stub.url, workers=3, rate=40)
         os.kill(daemon.pid, signal.SIGHUP)
-        new = self.ready_children(daemon, workers=3)
-        self.assertFalse(set(old) & set(new), "the old generation is gone")
+        new = self.ready_children(daemon, workers=3, without=old)
         exits = self.exits(daemon.pid)
         self.assertEqual(sorted(exits), sorted(old))
         self.assertEqual({e.get("exit_code") for e in exits.values()}, {"0"})
@@ -486,6 +488,38 @@ class Reload(SupervisionCase):
         self.assertEqual((stats["queued"], stats["in_flight"]), (1, 0))
         self.assertEqual(self.client.smembers("hworker:{%s}:workers" % self.queue), set())
         self.assertEqual(peers.queue_stats(self.client, "other")["queued"], 0)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assertEqual(daemon.proc.wait(20), 0)
+
+    def test_logging_changes_reach_the_children_live(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=1)
+        daemon = self.start(config)
+        before = self.ready_children(daemon, workers=1)
+        moved = os.path.join(self.work, "moved.log")
+        self.rewrite(config, ses_endpoint=stub.url, workers=1, log_file=moved,
+                     log_format="json")
+        os.kill(daemon.pid, signal.SIGHUP)
+        self.enqueue_jobs(config, ["logged-as-json"])
+        self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 1)
+
+        def sent_lines():
+            if not os.path.exists(moved):
+                return []
+            with open(moved) as f:
+                return [json.loads(x) for x in f if '"msg":"sent"' in x]
+        lines = peers.wait_until("the worker logs to the new file", sent_lines, 10)
+        self.assertEqual(lines[0]["job.id"], "logged-as-json")
+        self.rewrite(config, ses_endpoint=stub.url, workers=1, log_file=moved,
+                     log_format="json", log_level="warning")
+        os.kill(daemon.pid, signal.SIGHUP)
+        peers.wait_until("the reload is applied", lambda: os.path.exists(moved) and sum(
+            1 for x in open(moved) if "reload applied live" in x) == 1, 10)
+        self.enqueue_jobs(config, ["not-logged"])
+        self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 2)
+        self.assertEqual(len(sent_lines()), 1, "info lines are no longer written")
+        self.assertEqual(self.ready_children(daemon, workers=1), before)
+        self.assertNotIn("not-logged", self.log())
         os.kill(daemon.pid, signal.SIGTERM)
         self.assertEqual(daemon.proc.wait(20), 0)
 
