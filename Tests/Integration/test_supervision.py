@@ -736,6 +736,24 @@ class Pidfiles(SupervisionCase):
         self.assert_stopped_cleanly(daemon)
         self.assertFalse(os.path.exists(pidfile))
 
+    def test_a_pidfile_naming_a_process_that_reused_the_pid_is_replaced(self):
+        # After a reboot a pidfile kept on disk names whatever process now
+        # runs under that number; it does not hold the file.
+        stub = self.stub()
+        pidfile = os.path.join(self.work, "master.pid")
+        unrelated = subprocess.Popen(["sleep", "60"])
+        self.addCleanup(lambda: (unrelated.kill(), unrelated.wait()))
+        with open(pidfile, "w") as f:
+            f.write("%d\n" % unrelated.pid)
+        config = self.config(ses_endpoint=stub.url, workers=1, pidfile=pidfile)
+        daemon = self.start(config)
+        self.ready_children(daemon, workers=1)
+        self.assertEqual(open(pidfile).read(), "%d\n" % daemon.pid)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+        self.assertFalse(os.path.exists(pidfile))
+        self.assertIsNone(unrelated.poll())
+
 
 # ---------------------------------------------------------------------------
 # The master dies
