@@ -65,6 +65,16 @@ def children_of(ppid):
     return result
 
 
+def descendants(pid):
+    """Every live descendant of `pid`, children before their own children."""
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for parent in frontier for child in children_of(parent)]
+        found += children
+        frontier = children
+    return found
+
+
 def hworker_alive(pid):
     """Whether `pid` is a live hworker-ses process (not a zombie, not a reused PID)."""
     state = proc_state(pid)
@@ -196,6 +206,35 @@ class SupervisionCase(DaemonTestCase):
         self.assertEqual(sorted(exits), sorted(int(e["child.pid"]) for e in started),
                          "every child start has its exit logged")
         self.assertEqual(len(self.entries(msg="master stopped", pid=daemon.pid)), 1)
+
+    def reap_orphans(self, pids, timeout):
+        """As a subreaper, waits for orphaned `pids` to exit; returns {pid: exit code}.
+
+        Orphans still running at the end of the test are killed and reaped.
+        """
+        def kill_leftovers():
+            for pid in pids:
+                if pid not in statuses and hworker_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+        statuses = {}
+        self.addCleanup(kill_leftovers)
+        deadline = time.monotonic() + timeout
+        while len(statuses) < len(pids) and time.monotonic() < deadline:
+            for pid in pids:
+                if pid not in statuses:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        statuses[pid] = os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        return statuses
+
+    def become_subreaper(self):
+        """Makes this test inherit orphans (so it can read their exit status) until it ends;
+        their parent is then neither the master nor PID 1."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.assertEqual(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0)
+        self.addCleanup(libc.prctl, PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
     def assert_start_and_exit_lines_are_complete(self, master_pid):
         """Every child start and exit line names role, slot, generation, PID and status."""
@@ -765,31 +804,17 @@ class MasterDeath(SupervisionCase):
         stub = self.stub()
         stub.configure(delay_ms=1500)
         config = self.config(ses_endpoint=stub.url, workers=2)
-        libc = ctypes.CDLL(None, use_errno=True)
-        # As a subreaper this test inherits the orphans, so it can read their
-        # exit status; their parent is then neither the master nor PID 1.
-        self.assertEqual(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0)
-        try:
-            daemon = self.start(config)
-            kids = self.ready_children(daemon, workers=2)
-            self.enqueue_jobs(config, ["orphaned-send"])
-            self.wait_stats("a worker holds the job", lambda s: s["in_flight"] == 1)
-            time.sleep(0.3)  # the SES request is under way (the stub answers after 1.5 s)
-            daemon.proc.kill()
-            daemon.proc.wait()
-            statuses = {}
-            deadline = time.monotonic() + 20
-            while len(statuses) < len(kids) and time.monotonic() < deadline:
-                for pid in kids:
-                    if pid not in statuses:
-                        done, status = os.waitpid(pid, os.WNOHANG)
-                        if done:
-                            statuses[pid] = status
-                time.sleep(0.05)
-        finally:
-            libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+        self.become_subreaper()
+        daemon = self.start(config)
+        kids = self.ready_children(daemon, workers=2)
+        self.enqueue_jobs(config, ["orphaned-send"])
+        self.wait_stats("a worker holds the job", lambda s: s["in_flight"] == 1)
+        time.sleep(0.3)  # the SES request is under way (the stub answers after 1.5 s)
+        daemon.proc.kill()
+        daemon.proc.wait()
+        statuses = self.reap_orphans(list(kids), 20)
         self.assertEqual(sorted(statuses), sorted(kids), "every orphan exited by itself")
-        self.assertEqual({os.waitstatus_to_exitcode(s) for s in statuses.values()}, {0})
+        self.assertEqual(set(statuses.values()), {0})
         self.assertEqual(len([e for e in self.entries(msg="draining", reason="master exited")
                               if int(e["pid"]) in kids]) + len(
             [e for e in self.entries(msg="draining", reason="signal TERM")
@@ -798,6 +823,26 @@ class MasterDeath(SupervisionCase):
         self.assertEqual((stats.get("sent", 0), stats["in_flight"], stats["queued"]), (1, 0, 0))
         self.assertEqual(self.client.scard("hworker:{%s}:workers" % self.queue), 0)
         self.assertEqual([m["subject"] for m in stub.sent()], ["orphaned-send"])
+
+    def test_orphans_that_cannot_reach_redis_still_exit_after_the_drain_deadline(self):
+        # Nobody is left to kill an orphan whose drain cannot finish, so it
+        # keeps its own drain deadline; its job stays in flight in Redis for
+        # the next master's monitor.
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=2, drain_deadline="2s")
+        self.become_subreaper()
+        daemon = self.start(config)
+        kids = self.ready_children(daemon, workers=2)
+        self.redis.stop(signal.SIGKILL)
+        daemon.proc.kill()
+        daemon.proc.wait()
+        statuses = self.reap_orphans(list(kids), 15)
+        self.assertEqual(sorted(statuses), sorted(kids), "every orphan exited by itself")
+        self.assertEqual(set(statuses.values()), {0})
+        gave_up = [e for e in self.entries(msg="terminating")
+                   if e.get("reason") == "master exited; drain deadline passed"]
+        self.assertEqual(sorted(int(e["pid"]) for e in gave_up),
+                         sorted(pid for pid, role in kids.items() if role == "worker"))
 
     def test_after_master_and_worker_are_killed_the_next_master_cleans_up_and_recovers(self):
         stub = self.stub()
