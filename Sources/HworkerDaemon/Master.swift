@@ -81,6 +81,8 @@ final class Master {
     private let logger: Logger
     private let signals: SignalReceiver
     private var rate: RateSegment?
+    /// Tells the janitor of any other master that the rate segment is in use.
+    private var segmentClaim: SegmentClaim?
     private var pidfile: Pidfile?
     private var children: [pid_t: ChildRecord] = [:]
     private var health: [SlotKey: SlotHealth] = [:]
@@ -149,6 +151,7 @@ final class Master {
         let name = SharedMemoryJanitor.segmentName(queue: config.queue, pid: getpid())
         do {
             rate = try RateSegment.create(name: name, rate: config.rate, burst: config.burst)
+            segmentClaim = SharedMemoryJanitor.claim(name)
         } catch {
             refuseToStart("cannot create the rate segment", error.description)
             pidfile?.remove()

@@ -899,6 +899,57 @@ class MasterDeath(SupervisionCase):
         self.assertEqual(wrapper.proc.wait(20), 0)
         self.assertEqual(len(self.entries(msg="master stopped", exit_code=0)), 1)
 
+    def test_a_master_in_another_pid_namespace_leaves_a_live_segment_alone(self):
+        # Two masters share one /dev/shm (containers of one pod) but not PID
+        # numbers: the second cannot see the first's PID, which must not make
+        # the first's live segment look stale. The /dev/shm here is a private
+        # tmpfs, so no other master on this machine is involved.
+        stub = self.stub()
+        first = self.config(ses_endpoint=stub.url, workers=1)
+        second = self.config(name="second.conf", ses_endpoint=stub.url, workers=1,
+                             queue="other", log_file=os.path.join(self.work, "second.log"))
+        script = ("mount -t tmpfs -o mode=1777 tmpfs /dev/shm || exit 1; "
+                  "%(bin)s run --config %(first)s & "
+                  "while ! ls /dev/shm | grep -q '^hworker-ses[.]%(queue)s[.]'; do sleep 0.05; done; "
+                  "unshare --pid --fork --mount-proc %(bin)s run --config %(second)s; wait"
+                  % dict(bin=peers.binary(), first=first, second=second, queue=self.queue))
+        outer = peers.Peer(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                            script], os.path.join(self.work, "master.out"), self.env())
+
+        def kill_tree():
+            for pid in descendants(outer.pid) + [outer.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            outer.proc.wait()
+        self.addCleanup(kill_tree)
+
+        def second_started():
+            path = os.path.join(self.work, "second.log")
+            return os.path.exists(path) and "monitor ready" in open(path).read()
+        peers.wait_until("the second master runs", second_started, 30)
+        masters = {args.split("--config ")[-1]: pid
+                   for pid, args in children_of(outer.pid).items()}
+        first_master = masters[first]
+        second_master = next(iter(children_of(masters[second])))
+        shm = "/proc/%d/root/dev/shm" % first_master
+        names = ["hworker-ses.%s.%d" % (self.queue, first_master),
+                 "sem.hworker-ses.%s.%d" % (self.queue, first_master)]
+        self.assertEqual(sorted(n for n in os.listdir(shm) if n in names), sorted(names))
+        with open(os.path.join(self.work, "second.log")) as f:
+            self.assertNotIn("removed stale shared memory", f.read())
+        # The first master's workers can still attach after a restart.
+        worker = next(pid for pid, args in children_of(first_master).items()
+                      if args.endswith("child worker"))
+        os.kill(worker, signal.SIGKILL)
+        peers.wait_until("the first master's worker is back", lambda: len(
+            [e for e in self.entries(msg="worker ready")]) == 2, 20)
+        os.kill(first_master, signal.SIGTERM)
+        os.kill(second_master, signal.SIGTERM)
+        self.assertEqual(outer.proc.wait(30), 0)
+        self.assertEqual(len(self.entries(msg="master stopped", exit_code=0)), 1)
+
 
 # ---------------------------------------------------------------------------
 # Crash loops
