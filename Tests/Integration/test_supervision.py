@@ -727,6 +727,41 @@ class Logs(SupervisionCase):
         self.assertEqual(len(lines), len(set(lines)))
         self.assertEqual(open(os.path.join(self.work, "master.out")).read(), "")
 
+    def test_signals_are_blocked_and_read_from_a_signalfd_by_single_threaded_processes(self):
+        # No code runs in a signal handler: the handled signals are blocked
+        # (before any thread exists) and read from a signalfd; the master has
+        # no extra thread that posix_spawn could leave in a bad state.
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=1)
+        daemon = self.start(config)
+        kids = self.ready_children(daemon, workers=1)
+
+        def status(pid):
+            with open("/proc/%d/status" % pid) as f:
+                fields = dict(line.split(":\t", 1) for line in f.read().splitlines()
+                              if ":\t" in line)
+            def mask(key):
+                return {n for n in range(1, 65) if int(fields[key], 16) >> (n - 1) & 1}
+            fds = {os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                   for fd in os.listdir("/proc/%d/fd" % pid)}
+            return int(fields["Threads"]), mask("SigBlk"), mask("SigCgt"), fds
+
+        master_signals = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP,
+                          signal.SIGCHLD, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1}
+        child_signals = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP,
+                         signal.SIGUSR1}
+        for pid, handled in [(daemon.pid, master_signals)] + [(k, child_signals) for k in kids]:
+            with self.subTest(pid=pid):
+                threads, blocked, caught, fds = status(pid)
+                self.assertEqual(threads, 1)
+                self.assertEqual(blocked, {int(s) for s in handled})
+                # The Swift runtime's backtracer installs a QUIT handler; blocked,
+                # it never runs, and the signalfd reads QUIT like the others.
+                self.assertLessEqual(caught & {int(s) for s in handled}, {int(signal.SIGQUIT)})
+                self.assertIn("anon_inode:[signalfd]", fds)
+        os.kill(daemon.pid, signal.SIGTERM)
+        self.assert_stopped_cleanly(daemon)
+
     def test_a_closed_standard_error_does_not_kill_the_master_or_its_children(self):
         # Without log_file everything logs to standard error, often a pipe
         # (journald's stream, `| logger`); when its reader goes away, writes
