@@ -91,6 +91,18 @@ def shm_objects(master_pid):
                   if "hworker-ses." in n and n.endswith(".%d" % master_pid))
 
 
+def namespaces_available():
+    """Whether this process may make PID and mount namespaces (root, or CAP_SYS_ADMIN)."""
+    try:
+        return subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
+                              capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+NAMESPACES = namespaces_available()
+
+
 def job_line(job_id, to=None):
     """A JSON job whose subject is its id, so that the SES peer's record names it."""
     return json.dumps({"id": job_id, "email": {"to": [to or "%s@example.org" % job_id],
@@ -940,6 +952,7 @@ class MasterDeath(SupervisionCase):
         self.assert_stopped_cleanly(second)
         self.assertEqual(self.sent_ids(), ["recover-me"])
 
+    @unittest.skipUnless(NAMESPACES, "needs unshare with PID and mount namespaces (root)")
     def test_children_of_a_master_running_as_pid_1_do_not_think_it_died(self):
         stub = self.stub()
         config = self.config(ses_endpoint=stub.url, workers=1)
@@ -961,6 +974,7 @@ class MasterDeath(SupervisionCase):
         self.assertEqual(wrapper.proc.wait(20), 0)
         self.assertEqual(len(self.entries(msg="master stopped", exit_code=0)), 1)
 
+    @unittest.skipUnless(NAMESPACES, "needs unshare with PID and mount namespaces (root)")
     def test_a_master_in_another_pid_namespace_leaves_a_live_segment_alone(self):
         # Two masters share one /dev/shm (containers of one pod) but not PID
         # numbers: the second cannot see the first's PID, which must not make
