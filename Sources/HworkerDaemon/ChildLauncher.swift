@@ -54,6 +54,10 @@ enum ChildLauncher {
         }
         // The line is far below the pipe's capacity, so this write never blocks.
         writeAll(handoffPipe.write, handoff.encodedLine())
+        // Later lines (logging settings after a reload) must never block the master on a
+        // child that does not read; each is shorter than PIPE_BUF, so it is written whole
+        // or not at all.
+        _ = fcntl(handoffPipe.write, F_SETFL, O_NONBLOCK)
         return LaunchedChild(pid: pid, handoffFD: handoffPipe.write, statusFD: statusPipe.read)
     }
 

@@ -4,7 +4,10 @@
 // TERM and INT ask for a drain (finish the job in hand, take nothing new);
 // QUIT asks to terminate (give the job in hand back at once). The end of the
 // handoff pipe, or the parent-death signal, means the master died: the child
-// drains itself.
+// drains itself, and since nobody is left to enforce the drain deadline, it
+// terminates itself when `drain_deadline` has passed (a job it cannot
+// finish stays in flight in Redis, for a monitor). After the handoff, the master writes a line on that pipe
+// for each accepted reload: the logging settings, applied at once.
 
 import CSupport
 import FoundationEssentials
@@ -36,9 +39,17 @@ final class ChildRuntime {
     private let signals: SignalReceiver
     private(set) var stopRequest: StopRequest?
     private var masterGone = false
+    /// When the master is gone, the time (CLOCK_MONOTONIC ns) at which this child stops
+    /// draining and terminates.
+    private var orphanDeadline: Int64?
+    /// Bytes read from the handoff pipe that do not yet end a line.
+    private var pendingInput: [UInt8] = []
 
     /// Reads the handoff from standard input and sets up signals and logging.
     init() throws(SystemError) {
+        // Writes to a closed log pipe or a socket Redis closed must fail with EPIPE
+        // rather than kill the child; the spawn reset every disposition to default.
+        signal(SIGPIPE, SIG_IGN)
         // The parent-death signal is TERM: a drain, like the pipe's end.
         _ = hw_set_parent_death_signal(SIGTERM)
         // A write to the status pipe of a dead master must fail, not kill us.
@@ -56,7 +67,7 @@ final class ChildRuntime {
                 ("gen", String(decoded.generation)), ("pid", String(getpid())),
             ])
         // A master that died before we set the death signal is caught here.
-        if getppid() != decoded.masterPID { requestStop(.drain, because: "master exited") }
+        if getppid() != decoded.masterPID { noticeMasterGone() }
     }
 
     /// Tells the master that this child is ready.
@@ -86,6 +97,7 @@ final class ChildRuntime {
         interruptedBy interruptions: Set<StopRequest> = [.drain, .terminate]
     ) -> WaitResult {
         while true {
+            terminateIfOrphanedTooLong()
             if let stopRequest, interruptions.contains(stopRequest) { return .stopped }
             let timeout = milliseconds(until: deadline)
             if timeout == 0 {
@@ -99,7 +111,9 @@ final class ChildRuntime {
                 ),
                 pollfd(fd: fd ?? -1, events: Int16(POLLIN), revents: 0),
             ]
-            if poll(&fds, 3, timeout) < 0, errno != EINTR { return .deadline }
+            if poll(&fds, 3, wakingForOrphanDeadline(timeout)) < 0, errno != EINTR {
+                return .deadline
+            }
             if fds[0].revents != 0 { handleSignals() }
             if fds[1].revents != 0 { handleMasterPipe() }
             if let stopRequest, interruptions.contains(stopRequest) { return .stopped }
@@ -117,6 +131,13 @@ final class ChildRuntime {
         let remaining = deadline - Monotonic.now()
         if remaining <= 1_000_000 { return 0 }
         return Int32(min(remaining / 1_000_000, 60_000))
+    }
+
+    /// A poll timeout shortened so that the wait wakes up at the orphan deadline.
+    private func wakingForOrphanDeadline(_ timeout: Int32) -> Int32 {
+        guard let orphanDeadline, stopRequest != .terminate else { return timeout }
+        let remaining = Int32(clamping: max(0, (orphanDeadline - Monotonic.now()) / 1_000_000 + 1))
+        return timeout < 0 ? remaining : min(timeout, remaining)
     }
 
     /// Sleeps out the last millisecond that `poll` cannot time precisely.
@@ -140,11 +161,41 @@ final class ChildRuntime {
     }
 
     private func handleMasterPipe() {
-        var byte: UInt8 = 0
-        let count = read(ChildDescriptor.handoff, &byte, 1)
-        if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) {
-            masterGone = true
-            requestStop(.drain, because: "master exited")
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = read(ChildDescriptor.handoff, &buffer, buffer.count)
+        if count > 0 {
+            pendingInput += buffer[0..<count]
+            applyLogSettings()
+        } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+            noticeMasterGone()
+        }
+    }
+
+    /// Drains after the master's death, with the drain deadline the master would have kept.
+    private func noticeMasterGone() {
+        guard !masterGone else { return }
+        masterGone = true
+        orphanDeadline = Monotonic.now() + Int64(handoff.config.drainDeadline * 1e9)
+        requestStop(.drain, because: "master exited")
+    }
+
+    /// Escalates an orphan's drain to a terminate once its drain deadline has passed.
+    private func terminateIfOrphanedTooLong() {
+        guard let orphanDeadline, Monotonic.now() >= orphanDeadline else { return }
+        requestStop(.terminate, because: "master exited; drain deadline passed")
+    }
+
+    /// Applies every complete line of logging settings the master sent after a reload.
+    private func applyLogSettings() {
+        while let end = pendingInput.firstIndex(of: 0x0A) {
+            let line = Array(pendingInput[..<end])
+            pendingInput.removeSubrange(...end)
+            guard let settings = try? JSONDecoder().decode(LogSettings.self, from: Data(line))
+            else {
+                logger.warning("ignored an unreadable line from the master")
+                continue
+            }
+            settings.apply(to: logger)
         }
     }
 

@@ -5,7 +5,14 @@
 // executions of the same binary), and the operator's signals. Signals are
 // read from a signalfd; each loop turn reaps every exited child with
 // waitpid(-1, WNOHANG), reads ready reports, starts children whose restart
-// delay has passed, and enforces the drain or terminate deadline.
+// delay has passed, and kills children that outlived their stop deadline.
+//
+// Every child the master asks to stop gets a deadline when it is asked:
+// `drain_deadline` for a drain (TERM, a retired generation, TTOU), five
+// seconds for a terminate (QUIT). A child still running at its deadline is
+// killed, and a worker's jobs go back to the queue. Monitors are asked to
+// stop only once the last worker is gone, so they are never killed for a
+// deadline that was not theirs.
 //
 // Guarantees: a child is bookkept by role, slot and generation; every start
 // and exit is logged with PID and status; a worker that dies without
@@ -32,12 +39,15 @@ struct ChildRecord {
     var generation: Int
     var pid: pid_t
     var workerID: String
+    /// The configuration it was started with: after a reload that changed the queue or
+    /// Redis, its jobs still belong to the old ones.
+    var config: Configuration
     var handoffFD: Int32
     var statusFD: Int32
     var startedAt: Int64
     var ready = false
-    /// The master asked it to stop; it is not restarted.
-    var stopping = false
+    /// When the master asked it to stop, the time (CLOCK_MONOTONIC ns) at which it is killed.
+    var stopDeadline: Int64?
     /// The master sent it SIGKILL at a deadline.
     var killed = false
     /// Status bytes read but not yet a whole line.
@@ -46,21 +56,28 @@ struct ChildRecord {
     var busy: (job: String, since: Int64)?
     /// A job SES accepted that the worker has not recorded yet: (job id, message id).
     var accepted: (job: String, messageID: String)?
+
+    /// The master asked it to stop; it is not restarted.
+    var stopping: Bool { stopDeadline != nil }
 }
 
 /// The restart bookkeeping of one slot.
 struct SlotHealth {
+    /// Exits in a row of children that did not stay up long; sets the restart delay.
     var failures = 0
+    /// Exits in a row of children that never reported ready (or could not be spawned).
+    var bootFailures = 0
+    /// When the slot may start its next child (CLOCK_MONOTONIC ns).
     var nextStart: Int64 = 0
 }
 
 /// What the master is doing.
 enum MasterPhase: Equatable {
     case running
-    /// Workers finish their job in hand; at the deadline they are killed.
-    case draining(deadline: Int64)
-    /// Children give their jobs back at once; at the deadline they are killed.
-    case terminating(deadline: Int64)
+    /// Workers finish their job in hand, then monitors stop; each is killed at its deadline.
+    case draining
+    /// Children give their jobs back at once; each is killed at its deadline.
+    case terminating
 }
 
 /// The master process.
@@ -70,6 +87,8 @@ final class Master {
     private let logger: Logger
     private let signals: SignalReceiver
     private var rate: RateSegment?
+    /// Tells the janitor of any other master that the rate segment is in use.
+    private var segmentClaim: SegmentClaim?
     private var pidfile: Pidfile?
     private var children: [pid_t: ChildRecord] = [:]
     private var health: [SlotKey: SlotHealth] = [:]
@@ -78,9 +97,11 @@ final class Master {
     private var phase = MasterPhase.running
     private var exitCode: Int32 = 0
 
-    /// A child that stays up this long has its crash count reset.
+    /// A child that stays up this long, and reported ready, has its slot's crash count reset.
     private let stableAfter: Int64 = 10_000_000_000
-    /// Boot failures in a row of every slot before the master gives up.
+    /// How long children asked to terminate (QUIT) have before they are killed.
+    private let terminateDeadline: Int64 = 5_000_000_000
+    /// Boot failures in a row of every slot of a role before the master gives up.
     private let giveUpAfter = 5
 
     /// The signals the master handles; blocked before any thread exists.
@@ -89,6 +110,10 @@ final class Master {
     ]
 
     init(config: Configuration, configPath: String, signals: SignalReceiver) {
+        // A log write to a pipe whose reader is gone (journald restarting, `| logger`
+        // killed) must fail with EPIPE, not end the master. Children are spawned with
+        // default dispositions and ignore SIGPIPE themselves.
+        signal(SIGPIPE, SIG_IGN)
         self.config = config
         self.configPath = configPath
         self.signals = signals
@@ -108,7 +133,8 @@ final class Master {
             handleSignals()
             reap()
             startDueChildren()
-            enforceDeadline()
+            stopMonitorsAfterLastWorker()
+            killChildrenPastDeadline()
             killStuckWorkers()
         }
         shutdown()
@@ -122,7 +148,7 @@ final class Master {
             do {
                 pidfile = try Pidfile(path: path)
             } catch {
-                logger.error("cannot start", [("error", error.description)])
+                refuseToStart("cannot start", error.description)
                 return false
             }
         }
@@ -132,8 +158,9 @@ final class Master {
         let name = SharedMemoryJanitor.segmentName(queue: config.queue, pid: getpid())
         do {
             rate = try RateSegment.create(name: name, rate: config.rate, burst: config.burst)
+            segmentClaim = SharedMemoryJanitor.claim(name)
         } catch {
-            logger.error("cannot create the rate segment", [("error", error.description)])
+            refuseToStart("cannot create the rate segment", error.description)
             pidfile?.remove()
             return false
         }
@@ -145,6 +172,15 @@ final class Master {
                 ("burst", String(config.burst)), ("config", configPath),
             ])
         return true
+    }
+
+    /// Logs why the master cannot start, and says it on standard error too when the log
+    /// goes to a file, so that an operator who started it by hand sees why it exited 1.
+    private func refuseToStart(_ message: String, _ error: String) {
+        logger.error(message, [("error", error)])
+        if config.logFile != nil {
+            writeAll(2, Array("hworker-ses: \(message): \(error)\n".utf8))
+        }
     }
 
     private func shutdown() {
@@ -174,10 +210,8 @@ final class Master {
         if phase == .running {
             for key in missingSlots() { next = min(next, health[key]?.nextStart ?? 0) }
         }
-        switch phase {
-        case .draining(let deadline), .terminating(let deadline):
-            if children.values.contains(where: { !$0.killed }) { next = min(next, deadline) }
-        case .running: break
+        for record in children.values where !record.killed {
+            if let deadline = record.stopDeadline { next = min(next, deadline) }
         }
         for record in children.values where !record.killed {
             if let busy = record.busy {
@@ -219,6 +253,7 @@ final class Master {
             record.ready = true
             children[record.pid] = record
             logger.debug("child ready", fields(record))
+            if record.generation == generation { health[record.key]?.bootFailures = 0 }
             retireOldGenerationIfReady()
         case "busy" where words.count >= 2:
             record.busy = (words[1], Monotonic.now())
@@ -275,13 +310,14 @@ final class Master {
             let child = try ChildLauncher.launch(handoff)
             let record = ChildRecord(
                 key: key, generation: generation, pid: child.pid, workerID: workerID,
-                handoffFD: child.handoffFD, statusFD: child.statusFD, startedAt: Monotonic.now())
+                config: config, handoffFD: child.handoffFD, statusFD: child.statusFD,
+                startedAt: Monotonic.now())
             children[child.pid] = record
             logger.info("child started", fields(record))
         } catch {
             logger.error(
                 "cannot start child", [("slot", key.description), ("error", error.description)])
-            scheduleRestart(key, lived: 0)
+            scheduleRestart(key, stable: false, booted: false)
         }
     }
 
@@ -323,14 +359,26 @@ final class Master {
             }
             return
         }
+        // SIGKILL comes from outside (the OOM killer, an operator), never from a fault of the
+        // child's own, so a child that was killed after it reported ready is no crash loop:
+        // it restarts after the first delay, however often it is killed.
         let lived = Monotonic.now() - record.startedAt
-        scheduleRestart(record.key, lived: record.ready ? lived : 0)
+        let stable = record.ready && (lived >= stableAfter || exit == .signaled(SIGKILL))
+        scheduleRestart(record.key, stable: stable, booted: record.ready)
     }
 
-    /// Schedules a slot's restart with exponential backoff; gives up when every slot keeps failing.
-    private func scheduleRestart(_ key: SlotKey, lived: Int64) {
+    /// Schedules a slot's restart with exponential backoff, and gives up when no child of a
+    /// role can boot.
+    ///
+    /// - Parameters:
+    ///   - key: The slot.
+    ///   - stable: Whether the child ran long enough, or ended in a way, that clears the
+    ///     slot's crash count.
+    ///   - booted: Whether the child reported ready before it exited.
+    private func scheduleRestart(_ key: SlotKey, stable: Bool, booted: Bool) {
         var entry = health[key] ?? SlotHealth()
-        entry.failures = lived >= stableAfter ? 1 : entry.failures + 1
+        entry.failures = stable ? 1 : entry.failures + 1
+        entry.bootFailures = booted ? 0 : entry.bootFailures + 1
         let delay = min(100_000_000 << min(entry.failures - 1, 9), 30_000_000_000)
         entry.nextStart = Monotonic.now() + Int64(delay)
         health[key] = entry
@@ -340,14 +388,10 @@ final class Master {
                 ("slot", key.description), ("failures", String(entry.failures)),
                 ("delay_ms", String(delay / 1_000_000)),
             ])
-        let allFailing =
-            missingSlots().count == workerCount + config.monitors
-            && health.values.allSatisfy { $0.failures >= giveUpAfter }
-            && health.count >= workerCount + config.monitors
-        if allFailing {
+        if let role = roleThatCannotBoot() {
             logger.error(
-                "every child keeps failing to start; giving up", [("failures", String(giveUpAfter))]
-            )
+                "every slot of a role keeps failing to start; giving up",
+                [("child.role", role.rawValue), ("boot_failures", String(giveUpAfter))])
             exitCode = 1
             beginTerminate()
         }
@@ -373,11 +417,13 @@ final class Master {
         }
     }
 
+    /// A session on the queue and Redis the worker was started with (a reload may have
+    /// changed them since).
     private func deadWorkerSession(_ record: ChildRecord) throws -> WorkerSession {
         WorkerSession(
-            workerID: record.workerID, keys: try QueueKeys(name: config.queue),
-            redis: config.redisOptions, retry: config.retryPolicy, heartbeatTTL: 1,
-            resultTTL: Int(config.resultTTL), eventsMaxLength: config.eventsMax)
+            workerID: record.workerID, keys: try QueueKeys(name: record.config.queue),
+            redis: record.config.redisOptions, retry: record.config.retryPolicy, heartbeatTTL: 1,
+            resultTTL: Int(record.config.resultTTL), eventsMaxLength: record.config.eventsMax)
     }
 
     /// Kills workers whose send has taken longer than the job deadline; reaping them
@@ -396,6 +442,22 @@ final class Master {
         }
     }
 
+    /// A role every slot of which failed to boot `giveUpAfter` times in a row, if any.
+    ///
+    /// Without workers nothing is sent, and without monitors retries never come back, so
+    /// either is reason to stop loudly rather than retry forever; a child killed after it
+    /// reported ready is not a boot failure.
+    private func roleThatCannotBoot() -> ChildRole? {
+        let slots: [(ChildRole, Int)] = [(.worker, workerCount), (.monitor, config.monitors)]
+        for (role, count) in slots {
+            let hopeless = (0..<count).allSatisfy {
+                (health[SlotKey(role: role, slot: $0)]?.bootFailures ?? 0) >= giveUpAfter
+            }
+            if hopeless { return role }
+        }
+        return nil
+    }
+
     /// Gives the in-flight jobs of a worker that died back to the queue at once.
     private func returnJobs(of record: ChildRecord) {
         do {
@@ -410,46 +472,57 @@ final class Master {
         }
     }
 
-    private func signalChildren(_ signal: Int32, where include: (ChildRecord) -> Bool) {
+    /// Sends `signal` to the children `include` selects and gives each a stop deadline
+    /// `allowed` nanoseconds from now (or keeps an earlier one it already has).
+    private func signalChildren(
+        _ signal: Int32, allowed: Int64, where include: (ChildRecord) -> Bool
+    ) {
+        let deadline = Monotonic.now() + allowed
         for (pid, var record) in children where include(record) {
             kill(pid, signal)
-            record.stopping = true
+            record.stopDeadline = min(record.stopDeadline ?? .max, deadline)
             children[pid] = record
         }
     }
+
+    /// Nanoseconds a drain may take, from the configuration.
+    private var drainAllowance: Int64 { Int64(config.drainDeadline * 1e9) }
 
     // MARK: drain, terminate, deadlines
 
     private func beginDrain() {
         guard phase == .running else { return }
-        phase = .draining(deadline: Monotonic.now() + Int64(config.drainDeadline * 1e9))
+        phase = .draining
         logger.info("draining", [("deadline_s", String(config.drainDeadline))])
-        signalChildren(SIGTERM) { $0.key.role == .worker }
+        signalChildren(SIGTERM, allowed: drainAllowance) { $0.key.role == .worker }
     }
 
     private func beginTerminate() {
-        if case .terminating = phase { return }
-        phase = .terminating(deadline: Monotonic.now() + 5_000_000_000)
+        if phase == .terminating { return }
+        phase = .terminating
         logger.info("terminating")
-        signalChildren(SIGQUIT) { _ in true }
+        signalChildren(SIGQUIT, allowed: terminateDeadline) { _ in true }
     }
 
-    private func enforceDeadline() {
-        switch phase {
-        case .running:
-            return
-        case .draining(let deadline), .terminating(let deadline):
-            // Monitors keep returning jobs until the last worker is gone.
-            if !children.values.contains(where: { $0.key.role == .worker }) {
-                signalChildren(SIGTERM) { $0.key.role == .monitor && !$0.stopping }
-            }
-            guard Monotonic.now() >= deadline else { return }
-            for (pid, var record) in children where !record.killed {
-                logger.warning("deadline passed; killing child", fields(record))
-                kill(pid, SIGKILL)
-                record.killed = true
-                children[pid] = record
-            }
+    /// While stopping, asks the monitors to drain once the last worker is gone: until then
+    /// they keep returning the jobs of workers that die.
+    private func stopMonitorsAfterLastWorker() {
+        guard phase != .running, !children.values.contains(where: { $0.key.role == .worker })
+        else { return }
+        signalChildren(SIGTERM, allowed: drainAllowance) {
+            $0.key.role == .monitor && !$0.stopping
+        }
+    }
+
+    /// Kills every child still running past its stop deadline.
+    private func killChildrenPastDeadline() {
+        let now = Monotonic.now()
+        for (pid, var record) in children where !record.killed {
+            guard let deadline = record.stopDeadline, now >= deadline else { continue }
+            logger.warning("deadline passed; killing child", fields(record))
+            kill(pid, SIGKILL)
+            record.killed = true
+            children[pid] = record
         }
     }
 
@@ -466,9 +539,7 @@ final class Master {
             return
         }
         rate?.update(rate: next.rate, burst: next.burst)
-        logger.level = next.logLevel
-        logger.format = next.logFormat
-        logger.redirect(to: next.logFile)
+        passLogSettings(LogSettings(next))
         var live = config
         live.rate = next.rate
         live.burst = next.burst
@@ -476,8 +547,9 @@ final class Master {
         live.logFormat = next.logFormat
         live.logFile = next.logFile
         let restartNeeded = live != next
+        // TTIN and TTOU adjust the count until the file's own count changes.
+        if next.workers != config.workers { workerCount = next.workers }
         config = next
-        workerCount = next.workers
         guard restartNeeded else {
             logger.info(
                 "reload applied live", [("rate", String(next.rate)), ("burst", String(next.burst))])
@@ -489,6 +561,17 @@ final class Master {
         startDueChildren()
     }
 
+    /// Applies logging settings to the master's logger and passes them to every child.
+    private func passLogSettings(_ settings: LogSettings) {
+        settings.apply(to: logger)
+        let line = settings.encodedLine()
+        for record in children.values where !writeAll(record.handoffFD, line) {
+            logger.warning(
+                "cannot pass the new logging settings to a child",
+                fields(record) + [("error", String(cString: strerror(errno)))])
+        }
+    }
+
     /// Once every child of the current generation is ready, drains the older ones.
     private func retireOldGenerationIfReady() {
         let current = children.values.filter { $0.generation == generation }
@@ -496,7 +579,9 @@ final class Master {
         let old = children.values.filter { $0.generation != generation && !$0.stopping }
         guard !old.isEmpty else { return }
         logger.info("new generation ready; draining the old one", [("gen", String(generation))])
-        signalChildren(SIGTERM) { $0.generation != self.generation }
+        signalChildren(SIGTERM, allowed: drainAllowance) {
+            $0.generation != self.generation && !$0.stopping
+        }
     }
 
     private func resizeWorkers(by change: Int) {
@@ -510,11 +595,15 @@ final class Master {
         }
         workerCount = target
         logger.info("worker count changed", [("workers", String(workerCount))])
-        signalChildren(SIGTERM) { $0.key.role == .worker && $0.key.slot >= target }
+        signalChildren(SIGTERM, allowed: drainAllowance) {
+            $0.key.role == .worker && $0.key.slot >= target && !$0.stopping
+        }
     }
 
     private func reopenLogs() {
         logger.reopen()
+        // The signal's own line went to the old file; this one opens the new file.
+        logger.info("log file reopened", [("children", String(children.count))])
         for pid in children.keys { kill(pid, SIGUSR1) }
     }
 
