@@ -227,6 +227,7 @@ public enum ConfigParser {
         case "log_format": c.logFormat = try choice(value, LogFormat.self)
         case "log_file": c.logFile = try nonEmpty(value)
         case "pidfile": c.pidfile = try nonEmpty(value)
+        case "metrics_address": c.metricsAddress = try ipv4Address(value)
         case "transport": c.transport = try choice(value, TransportKind.self)
         default:
             throw ValueError(reason: "unknown key")
@@ -298,6 +299,19 @@ public enum ConfigParser {
             throw ValueError(reason: "expected one of \(names), got \"\(value)\"")
         }
         return result
+    }
+
+    private static func ipv4Address(_ value: String) throws(ValueError) -> String {
+        let parts = value.split(separator: ":")
+        let octets = parts.first?.split(separator: ".", omittingEmptySubsequences: false) ?? []
+        guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port),
+            octets.count == 4,
+            octets.allSatisfy({ Int($0).map { (0...255).contains($0) } ?? false })
+        else {
+            throw ValueError(
+                reason: "expected an IPv4 host:port such as 127.0.0.1:9464, got \"\(value)\"")
+        }
+        return value
     }
 
     private static func region(_ value: String) throws(ValueError) -> String {

@@ -92,6 +92,8 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var logFormat: LogFormat = .logfmt
     /// The log file; standard error when absent.
     public var logFile: String?
+    /// Where the master serves Prometheus metrics (`host:port`); off when absent.
+    public var metricsAddress: String?
     /// The pidfile of the master.
     public var pidfile: String?
     /// What workers send through: SES, or nothing (benchmarks of the queue alone).

@@ -96,6 +96,9 @@ final class Master {
     private var workerCount: Int
     private var phase = MasterPhase.running
     private var exitCode: Int32 = 0
+    private var metrics = Metrics()
+    private var metricsServer: MetricsServer?
+    private let startedAt = Monotonic.now()
 
     /// A child that stays up this long, and reported ready, has its slot's crash count reset.
     private let stableAfter: Int64 = 10_000_000_000
@@ -164,6 +167,7 @@ final class Master {
             pidfile?.remove()
             return false
         }
+        if let address = config.metricsAddress { openMetrics(address) }
         logger.info(
             "master started",
             [
@@ -197,10 +201,16 @@ final class Master {
         for record in records {
             fds.append(pollfd(fd: record.statusFD, events: Int16(POLLIN), revents: 0))
         }
+        if let metricsServer {
+            fds.append(pollfd(fd: metricsServer.fileDescriptor, events: Int16(POLLIN), revents: 0))
+        }
         let count = poll(&fds, nfds_t(fds.count), nextTimeout())
         guard count > 0 else { return }
         for (index, record) in records.enumerated() where fds[index + 1].revents != 0 {
             readStatus(of: record.pid)
+        }
+        if let metricsServer, fds[records.count + 1].revents != 0 {
+            metricsServer.serve { renderMetrics() }
         }
     }
 
@@ -259,6 +269,11 @@ final class Master {
             record.busy = (words[1], Monotonic.now())
         case "sent" where words.count >= 3:
             record.accepted = (words[1], words[2])
+        case "done" where words.count >= 2:
+            let rest = words.count > 2 ? words[2] : "0"
+            metrics.recordJob(outcome: words[1], milliseconds: Int(rest) ?? 0)
+            record.busy = nil
+            record.accepted = nil
         case "idle", "done":
             record.busy = nil
             record.accepted = nil
@@ -313,6 +328,7 @@ final class Master {
                 config: config, handoffFD: child.handoffFD, statusFD: child.statusFD,
                 startedAt: Monotonic.now())
             children[child.pid] = record
+            metrics.childStarts[key.role.rawValue, default: 0] += 1
             logger.info("child started", fields(record))
         } catch {
             logger.error(
@@ -340,6 +356,7 @@ final class Master {
         info.append(("uptime_ms", String((Monotonic.now() - record.startedAt) / 1_000_000)))
         let clean = exit == .exited(0)
         clean ? logger.info("child exited", info) : logger.error("child exited", info)
+        if !clean { metrics.childCrashes[record.key.role.rawValue, default: 0] += 1 }
         if rate?.release(heldBy: record.pid) == true {
             logger.warning("released the rate lock held by a dead child", fields(record))
         }
@@ -536,9 +553,12 @@ final class Master {
         } catch {
             logger.error(
                 "reload refused; keeping the running configuration", [("error", "\(error)")])
+            metrics.reloads["refused", default: 0] += 1
             return
         }
-        rate?.update(rate: next.rate, burst: next.burst)
+        metrics.reloads["accepted", default: 0] += 1
+        // An automatic rate keeps what SES said until the next account check.
+        if !next.rateAuto { rate?.update(rate: next.rate, burst: next.burst) }
         passLogSettings(LogSettings(next))
         var live = config
         live.rate = next.rate
@@ -605,6 +625,52 @@ final class Master {
         // The signal's own line went to the old file; this one opens the new file.
         logger.info("log file reopened", [("children", String(children.count))])
         for pid in children.keys { kill(pid, SIGUSR1) }
+    }
+
+    // MARK: metrics
+
+    private func openMetrics(_ address: String) {
+        do {
+            metricsServer = try MetricsServer(address: address)
+            logger.info("serving metrics", [("address", address)])
+        } catch {
+            logger.error("cannot serve metrics; running without", [("error", error.description)])
+        }
+    }
+
+    private func renderMetrics() -> String {
+        let workers = children.values.filter { $0.key.role == .worker && !$0.stopping }.count
+        let monitors = children.values.filter { $0.key.role == .monitor && !$0.stopping }.count
+        var gauges: [(String, String, Double)] = [
+            ("hworker_workers", "Workers running and taking jobs.", Double(workers)),
+            ("hworker_monitors", "Monitors running.", Double(monitors)),
+            (
+                "hworker_generation", "The configuration generation of new children.",
+                Double(generation)
+            ),
+            (
+                "hworker_uptime_seconds", "Seconds since the master started.",
+                Double(Monotonic.now() - startedAt) / 1e9
+            ),
+        ]
+        if let rate {
+            gauges += [
+                (
+                    "hworker_rate_configured", "Recipients per second this server may send.",
+                    rate.rate
+                ),
+                (
+                    "hworker_rate_effective", "The rate in use after throttling feedback.",
+                    rate.effectiveRate
+                ),
+                (
+                    "hworker_ses_throttles",
+                    "Throttling answers from SES since the master started.",
+                    Double(rate.throttleCount)
+                ),
+            ]
+        }
+        return metrics.render(gauges: gauges)
     }
 
     private func fields(_ record: ChildRecord) -> [(String, String)] {

@@ -14,6 +14,9 @@ final class MonitorProcess {
     private var log: Logger { runtime.logger }
     private var redisDown = false
     private var sawEpochMarker = false
+    /// Until when heartbeats are not trusted: workers could not refresh them while Redis
+    /// was unreachable, so they get one heartbeat timeout to do it after it is back.
+    private var trustHeartbeatsAfter: Int64 = 0
     private let account: AccountWatcher?
     private var nextAccountCheck: Int64 = 0
 
@@ -54,7 +57,15 @@ final class MonitorProcess {
                         + "jobs queued before that are gone")
             }
             sawEpochMarker = true
-            let recovered = try session.recoverDeadWorkers()
+            if redisDown {
+                redisDown = false
+                let grace = runtime.handoff.config.heartbeatTimeout
+                trustHeartbeatsAfter = Monotonic.now() + Int64(grace * 1e9)
+                log.info(
+                    "redis reachable again; heartbeats trusted again after a heartbeat timeout")
+            }
+            let recovered =
+                Monotonic.now() >= trustHeartbeatsAfter ? try session.recoverDeadWorkers() : 0
             if recovered > 0 {
                 log.warning(
                     "returned jobs of dead workers to the queue", [("jobs", String(recovered))])
@@ -65,10 +76,6 @@ final class MonitorProcess {
                 (moved, next) = try session.promoteDueJobs(limit: 1000)
                 if moved > 0 { log.debug("promoted due jobs", [("jobs", String(moved))]) }
             } while moved == 1000
-            if redisDown {
-                redisDown = false
-                log.info("redis reachable again")
-            }
             return min(second, Int64(next ?? 1000) * 1_000_000)
         } catch {
             if !redisDown || !error.isConnectionLost {

@@ -15,6 +15,8 @@ import HworkerRedis
 
 /// A job that was taken and has an outcome that still has to reach Redis.
 private enum PendingEnd {
+    /// Nothing to record: the job stays in flight until the worker unregisters.
+    case keep
     case duplicate(raw: [UInt8], jobID: String)
     case acknowledge(
         raw: [UInt8], job: Job, messageID: String, elapsed: Int, startedMicroseconds: Int64)
@@ -169,9 +171,9 @@ final class WorkerProcess {
         // Raw messages may name their recipients only in their headers.
         let due = reserveRate(recipients: email.recipientCount)
         if !waitForRate(until: due) {
-            let failure = SendFailure(
-                action: .throttle, code: "terminated", message: "worker terminated before sending")
-            return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
+            // Terminating: the job stays in flight and unregistering puts it back at the
+            // front of the queue, untouched.
+            return .keep
         }
         let started = Monotonic.now()
         let startedMicroseconds = WallClock.microseconds()
@@ -285,6 +287,8 @@ final class WorkerProcess {
     /// - Returns: `sent`, `retry`, `dead` or `duplicate`, for the master's metrics.
     private func record(_ end: PendingEnd) throws(RedisError) -> String {
         switch end {
+        case .keep:
+            return "returned"
         case .duplicate(let raw, let jobID):
             try session.dropDuplicate(raw: raw)
             log.warning("already sent; not sending again", [("job.id", jobID)])
@@ -311,7 +315,7 @@ final class WorkerProcess {
                     reason: failure.message, code: failure.code, seconds: seconds)
                 lastCheckIn = .min / 2
             }
-            if failure.action == .throttle, failure.code != "terminated" { rate.reportThrottled() }
+            if failure.action == .throttle { rate.reportThrottled() }
             let outcome = try session.fail(
                 raw: raw, jobID: jobID, payload: payload, mode: mode(failure.action),
                 reason: failure.message, code: failure.code, jitter: Double.random(in: 0..<1),
