@@ -28,7 +28,7 @@ enum ChildMain {
         switch runtime.handoff.role {
         case .monitor:
             var account: AccountWatcher?
-            if runtime.handoff.slot == 0, config.transport == .ses {
+            if runtime.handoff.slot == 0, config.transport == .ses, config.accountCheck {
                 do {
                     account = try AccountWatcher(
                         config: config, rateSegment: runtime.handoff.rateSegment,

@@ -142,6 +142,9 @@ public enum ConfigParser {
         } catch {
             throw fail("from", "invalid address \"\(c.from)\": \(error)")
         }
+        if c.rateAuto, !c.accountCheck {
+            throw fail("account_check", "must be on with rate = auto, which reads the account")
+        }
         if c.heartbeatTimeout <= c.sendTimeout {
             throw fail("heartbeat_timeout", "must be longer than send_timeout (\(c.sendTimeout)s)")
         }
@@ -198,6 +201,7 @@ public enum ConfigParser {
                 ? 1 : try number(value, in: 0.01...Double(RateSegment.maxWindow))
         case "rate_headroom": c.rateHeadroom = try number(value, in: 0.05...1)
         case "rate_refresh": c.rateRefresh = try duration(value, in: 5...86_400)
+        case "account_check": c.accountCheck = try onOff(value)
         case "rate_scope": c.rateScope = try choice(value, RateScope.self)
         case "cluster_rate": c.clusterRate = try number(value, in: 0.01...1_000_000)
         case "cluster_burst": c.clusterBurst = try number(value, in: 0...1_000_000)
@@ -299,6 +303,14 @@ public enum ConfigParser {
             throw ValueError(reason: "expected one of \(names), got \"\(value)\"")
         }
         return result
+    }
+
+    private static func onOff(_ value: String) throws(ValueError) -> Bool {
+        switch value {
+        case "on", "yes", "true": return true
+        case "off", "no", "false": return false
+        default: throw ValueError(reason: "expected on or off, got \"\(value)\"")
+        }
     }
 
     private static func ipv4Address(_ value: String) throws(ValueError) -> String {

@@ -36,6 +36,9 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var rateHeadroom: Double = 0.9
     /// How often the SES account (rate, quota, sending enabled) is read, in seconds.
     public var rateRefresh: Double = 60
+    /// Whether a monitor reads the SES account at all (`account_check = off` for peers
+    /// whose reported quota means nothing, such as moto).
+    public var accountCheck = true
     /// Extra recipients allowed at once after an idle period.
     public var burst: Double = 0
     /// Whether a cluster-wide limit in Redis applies on top of this server's rate.
