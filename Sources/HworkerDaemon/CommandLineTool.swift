@@ -60,12 +60,40 @@ public enum CommandLineTool {
         }
     }
 
+    static let runHelp = """
+        usage: hworker-ses run --config FILE
+
+        Starts the master, which starts the configured workers and monitors and
+        restarts them when they die.
+
+        signals to the master:
+          TERM, INT   drain: workers stop taking jobs and finish the send in hand;
+                      after drain_deadline they are killed and their jobs returned
+                      to the queue
+          QUIT        terminate: children give their jobs back and exit; a send in
+                      progress is killed after 5 s and its job returned
+          HUP         reload: the file is validated first; an invalid file is logged
+                      and the running configuration kept; rate, burst and logging
+                      change live, anything else starts a new generation and drains
+                      the old one once the new one is ready
+          TTIN, TTOU  one worker more / less (never fewer than one)
+          USR1        reopen the log file (for logrotate)
+
+        exit codes:
+          0    drained or terminated cleanly
+          1    cannot start (pidfile held by another master, shared memory), or
+               gave up on children that keep failing to start
+          2    bad usage
+          78   bad configuration (file, line and key on standard error)
+
+        """
+
     /// The version printed by `hworker-ses version`.
     public static let version = "0.1.0"
 
     private static func runMaster(_ arguments: [String]) -> Int32 {
         var options = OptionReader(arguments)
-        if options.flag("--help") { return printOut("usage: hworker-ses run --config FILE\n") }
+        if options.flag("--help") { return printOut(runHelp) }
         let path = options.value("--config") ?? options.positional()
         guard let path, options.unknown.isEmpty else {
             printError("usage: hworker-ses run --config FILE\n")

@@ -223,6 +223,14 @@ class Configuration(DaemonTestCase):
         self.assertEqual(result.returncode, 78)
         self.assertIn("%s: from: required key is missing" % path, result.stderr)
 
+    def test_run_help_documents_every_signal_and_exit_code(self):
+        result = self.cli("run", "--help")
+        self.assertEqual(result.returncode, 0)
+        for word in ("TERM", "INT", "QUIT", "HUP", "TTIN", "TTOU", "USR1"):
+            self.assertRegex(result.stdout, r"\b%s\b" % word)
+        for code in ("0", "1", "2", "78"):
+            self.assertRegex(result.stdout, r"(?m)^\s+%s\s+\S" % code)
+
     def test_the_example_configuration_is_valid(self):
         result = self.cli("check-config", os.path.join(peers.ROOT, "etc", "hworker-ses.conf"))
         self.assertEqual(result.returncode, 0, result.stderr)
