@@ -65,6 +65,7 @@ def main():
 
         deadline = started + total_recipients / RATE * 2 + 60
         last_line = 0.0
+        shown_stats = False
         while True:
             s = peers.queue_stats(redis.client, "demo")
             done = s.get("sent", 0) + s.get("dead", 0)
@@ -80,8 +81,16 @@ def main():
             sys.stdout.flush()
             if done >= COUNT or time.monotonic() > deadline:
                 break
+            if not shown_stats and done >= COUNT // 2:
+                shown_stats = True
+                print("\ndemo: hworker-ses stats while sending:")
+                sys.stdout.flush()
+                peers.subprocess.run([binary, "stats", "--config", config])
             time.sleep(0.5)
         print()
+        print("demo: hworker-ses stats after the run:")
+        sys.stdout.flush()
+        peers.subprocess.run([binary, "stats", "--config", config])
         code = daemon.stop()
         print("demo: master stopped with SIGTERM, exit code", code)
 

@@ -124,13 +124,26 @@ enum EnqueueCommand {
                 throw UsageError("\(name):\(lineNumbers[index]): \(field): \(reason)")
             }
         }
+        // On a terminal, a progress bar on standard error after each pipelined batch.
+        let showProgress = isatty(2) == 1 && jobs.count > 5_000
         var start = 0
         while start < jobs.count {
             let end = min(start + 5_000, jobs.count)
             try queue.enqueue(Array(jobs[start..<end]), sendAt: sendAt)
             start = end
+            if showProgress { drawProgress(done: end, total: jobs.count) }
         }
+        if showProgress { CommandLineTool.printError("\n") }
         return CommandLineTool.printOut("enqueued \(jobs.count) jobs\n")
+    }
+
+    /// Redraws `[#####     ]  52,000 / 100,000` in place on standard error.
+    private static func drawProgress(done: Int, total: Int) {
+        let width = 30
+        let filled = width * done / max(1, total)
+        let bar =
+            String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        CommandLineTool.printError("\r[\(bar)] \(done) / \(total) jobs")
     }
 
     /// Decodes `{"id", "email", "payload"}`, or a bare email object.

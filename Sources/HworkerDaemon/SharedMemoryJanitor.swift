@@ -85,3 +85,22 @@ final class SegmentClaim {
         close(fd)
     }
 }
+
+extension SharedMemoryJanitor {
+    /// The PID and segment name of a live master of `queue` on this server, if any.
+    static func liveSegment(queue: String) -> (pid_t, String)? {
+        guard let directory = opendir("/dev/shm") else { return nil }
+        defer { closedir(directory) }
+        let prefix = "hworker-ses.\(queue)."
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name.hasPrefix(prefix), let pid = pid_t(name.dropFirst(prefix.count)), pid > 0,
+                kill(pid, 0) == 0 || errno == EPERM
+            else { continue }
+            return (pid, "/" + name)
+        }
+        return nil
+    }
+}

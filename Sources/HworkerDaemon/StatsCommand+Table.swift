@@ -40,6 +40,10 @@ extension StatsCommand {
                 sending += ": " + QueueCommand.clipped(reason, 60)
             }
         }
+        if let reason = stats.sesPause {
+            sending = sending == "yes" ? "PAUSED by SES" : sending + "; and by SES"
+            sending += ": " + QueueCommand.clipped(reason, 60)
+        }
         var delayed = "\(stats.delayed)"
         if let due = stats.nextDue {
             let wait = due.epochMilliseconds - stats.time.epochMilliseconds
@@ -55,7 +59,40 @@ extension StatsCommand {
             ["in flight", "\(stats.inFlight)"],
             ["delayed", delayed],
             ["dead letters", "\(stats.deadLetters)"],
-        ]
+        ] + rateRows(stats)
+    }
+
+    /// This server's rate and the SES account, when known.
+    private static func rateRows(_ stats: QueueStats) -> [[String]] {
+        var rows: [[String]] = []
+        if let server = stats.server {
+            let ahead = server.reservedAheadSeconds
+            rows.append([
+                "rate here",
+                String(format2(server.effective)) + "/s in use of "
+                    + String(format2(server.configured)) + "/s"
+                    + (ahead > 0
+                        ? ", sends reserved \(format2(ahead)) s ahead" : ", bucket has room"),
+            ])
+        }
+        if let account = stats.sesAccount {
+            let quota =
+                account.max24HourSend < 0
+                ? "unlimited" : "\(Int(account.sentLast24Hours)) of \(Int(account.max24HourSend))"
+            rows.append([
+                "SES account",
+                "max \(format2(account.maxSendRate))/s, 24 h quota \(quota)"
+                    + (account.sendingEnabled ? "" : ", SENDING DISABLED"),
+            ])
+        }
+        return rows
+    }
+
+    private static func format2(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100)"
+            + (fraction == 0 ? "" : fraction < 10 ? ".0\(fraction)" : ".\(fraction)")
     }
 
     private static func counterRows(_ counters: QueueCounters) -> [[String]] {

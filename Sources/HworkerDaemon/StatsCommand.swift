@@ -9,6 +9,7 @@
 
 import Glibc
 import HworkerQueue
+import HworkerRate
 
 /// The `stats` command.
 enum StatsCommand {
@@ -38,7 +39,8 @@ enum StatsCommand {
             let queue = try QueueCommand.open(&options)
             try QueueCommand.rejectUnknown(options)
             guard let interval else {
-                let stats = try queue.stats()
+                var stats = try queue.stats()
+                stats.server = localServerRate(queue.keys.name)
                 return CommandLineTool.printOut(
                     json ? QueueCommand.json(stats) + "\n" : table(stats))
             }
@@ -77,7 +79,8 @@ enum StatsCommand {
             var text: String
             var failed = false
             do {
-                let stats = try queue.stats()
+                var stats = try queue.stats()
+                stats.server = localServerRate(queue.keys.name)
                 text = json ? QueueCommand.json(stats) + "\n" : table(stats)
             } catch {
                 text = "hworker-ses stats: \(error) (retrying every \(seconds(interval)))\n"
@@ -117,5 +120,17 @@ enum StatsCommand {
             tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
         var left = timespec()
         while nanosleep(&remaining, &left) != 0, errno == EINTR { remaining = left }
+    }
+}
+
+extension StatsCommand {
+    /// The rate segment of a master of `queue` running on this server, if any.
+    static func localServerRate(_ queue: String) -> ServerRate? {
+        guard let (pid, name) = SharedMemoryJanitor.liveSegment(queue: queue),
+            let segment = try? RateSegment.attach(name: name)
+        else { return nil }
+        return ServerRate(
+            masterPID: pid, configured: segment.rate, effective: segment.effectiveRate,
+            reservedAheadSeconds: segment.reservedAheadSeconds)
     }
 }

@@ -143,12 +143,19 @@ extension MailQueue {
             duplicatesSkipped: Counter(total: totals["duplicates_skipped"] ?? 0, lastMinute: nil))
         var paused: PauseState?
         if case .bulk(let value) = parts[6] { paused = Self.pauseState(value) }
-        return QueueStats(
+        let ses = try connection.command("MGET", keys.sesPause, keys.sesAccount).checked("MGET")
+            .elements
+        var stats = QueueStats(
             queue: keys.name, time: time, paused: paused, queued: Int(queued),
             inFlight: workers.reduce(0) { $0 + $1.inFlight }, delayed: Int(delayed),
             nextDue: parts[3].string.flatMap(Double.init).map {
                 QueueTime(epochMilliseconds: Int64($0))
             }, deadLetters: Int(dead), counters: counters, workers: workers)
+        stats.sesPause = ses.first?.string
+        if ses.count > 1, case .bulk(let json) = ses[1] {
+            stats.sesAccount = try? JSONDecoder().decode(SESAccountSnapshot.self, from: Data(json))
+        }
+        return stats
     }
 
     /// The `stats` hash as numbers.

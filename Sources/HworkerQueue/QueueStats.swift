@@ -31,6 +31,14 @@ public struct QueueStats: Sendable, Equatable, Encodable {
     public var counters: QueueCounters
     /// Every registered worker, sorted by host, master PID, slot and generation.
     public var workers: [WorkerState]
+    /// Why sending is paused because SES refused (quota, paused account,
+    /// credentials), until the `ses_pause` key expires; `nil` when it is not.
+    public var sesPause: String?
+    /// What the last SES account check read, as the monitor stored it (JSON with
+    /// `max_send_rate`, `max_24_hour_send`, `sent_last_24_hours`, `sending_enabled`).
+    public var sesAccount: SESAccountSnapshot?
+    /// This server's rate segment, when `stats` runs where a master runs.
+    public var server: ServerRate?
 
     /// Creates a snapshot; the library fills it in `MailQueue.stats()`.
     ///
@@ -63,7 +71,9 @@ public struct QueueStats: Sendable, Equatable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version, queue, time, paused, queued, delayed, counters, workers
+        case version, queue, time, paused, queued, delayed, counters, workers, server
+        case sesPause = "ses_pause"
+        case sesAccount = "ses_account"
         case inFlight = "in_flight"
         case nextDue = "next_due"
         case deadLetters = "dead_letters"
@@ -87,6 +97,9 @@ public struct QueueStats: Sendable, Equatable, Encodable {
         try container.encode(deadLetters, forKey: .deadLetters)
         try container.encode(counters, forKey: .counters)
         try container.encode(workers.count, forKey: .registeredWorkers)
+        try container.encode(sesPause, forKey: .sesPause)
+        try container.encode(sesAccount, forKey: .sesAccount)
+        try container.encode(server, forKey: .server)
         try container.encode(workers, forKey: .workers)
     }
 }
@@ -284,5 +297,53 @@ public struct PauseState: Sendable, Equatable, Codable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(reason, forKey: .reason)
         try container.encode(pausedAt, forKey: .pausedAt)
+    }
+}
+
+/// The SES account as the monitor's last check read it.
+public struct SESAccountSnapshot: Sendable, Equatable, Codable {
+    /// Recipients per second SES allows.
+    public var maxSendRate: Double
+    /// Recipients per 24 hours SES allows; negative means unlimited.
+    public var max24HourSend: Double
+    /// Recipients sent in the last 24 hours.
+    public var sentLast24Hours: Double
+    /// Whether SES lets the account send.
+    public var sendingEnabled: Bool
+
+    private enum CodingKeys: String, CodingKey {
+        case maxSendRate = "max_send_rate"
+        case max24HourSend = "max_24_hour_send"
+        case sentLast24Hours = "sent_last_24_hours"
+        case sendingEnabled = "sending_enabled"
+    }
+}
+
+/// The send rate of the server `stats` runs on, read from its shared-memory segment.
+public struct ServerRate: Sendable, Equatable, Encodable {
+    /// The master whose segment this is.
+    public var masterPID: Int32
+    /// Recipients per second configured.
+    public var configured: Double
+    /// Recipients per second in use after throttling feedback.
+    public var effective: Double
+    /// How far ahead of now sends are already reserved, in seconds: 0 while the bucket
+    /// has room, growing while workers wait for it.
+    public var reservedAheadSeconds: Double
+
+    /// Creates a reading.
+    public init(
+        masterPID: Int32, configured: Double, effective: Double, reservedAheadSeconds: Double
+    ) {
+        self.masterPID = masterPID
+        self.configured = configured
+        self.effective = effective
+        self.reservedAheadSeconds = reservedAheadSeconds
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case configured, effective
+        case masterPID = "master_pid"
+        case reservedAheadSeconds = "reserved_ahead_s"
     }
 }

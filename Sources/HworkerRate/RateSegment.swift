@@ -183,6 +183,14 @@ public final class RateSegment {
         return rate * factor
     }
 
+    /// How far ahead of now sends are already reserved, in seconds (0 while there is room).
+    public var reservedAheadSeconds: Double {
+        lock()
+        let ahead = max(segment.pointee.last_ns, segment.pointee.theoretical_ns) - Monotonic.now()
+        unlock()
+        return max(0, Double(ahead) / 1e9)
+    }
+
     /// Throttling answers reported since the segment was created.
     public var throttleCount: UInt64 { segment.pointee.throttles }
 

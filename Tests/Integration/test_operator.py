@@ -17,7 +17,8 @@ import unittest
 from harness import DaemonTestCase, ROOT, peers
 
 STATS_KEYS = {"version", "queue", "time", "paused", "queued", "in_flight", "delayed",
-              "next_due", "dead_letters", "counters", "registered_workers", "workers"}
+              "next_due", "dead_letters", "counters", "registered_workers", "workers",
+              "ses_pause", "ses_account", "server"}
 COUNTER_NAMES = {"sent", "retried", "dead", "recovered", "duplicates_skipped"}
 WORKER_KEYS = {"id", "host", "master_pid", "slot", "generation", "alive", "heartbeat_ttl_ms",
                "in_flight", "job", "since"}

@@ -106,6 +106,9 @@ class RateLimits(DaemonTestCase):
         self.assertEqual(stats.get("dead", 0), 0)
         self.assertEqual(stats["queued"] + stats["delayed"] + stats["in_flight"], 10)
         self.assertIn("sending paused", self.log())
+        import json
+        stats = json.loads(self.cli("stats", "--config", config, "--json").stdout)
+        self.assertIn("quota", stats["ses_pause"])
         stub.configure(daily_quota=100)
         self.wait_stats("the rest is sent", lambda s: s.get("sent", 0) == 20, 30)
         self.assertEqual(self.stats().get("dead", 0), 0)
@@ -130,6 +133,15 @@ class RateLimits(DaemonTestCase):
         self.daemon(config)
         peers.wait_until("the rate is read", lambda: "rate set from SES" in self.log(), 20)
         self.assertIn("rate=15.0", self.log())
+        import json
+        stats = json.loads(self.cli("stats", "--config", config, "--json").stdout)
+        self.assertEqual(stats["ses_account"]["max_send_rate"], 30)
+        self.assertTrue(stats["ses_account"]["sending_enabled"])
+        self.assertEqual(stats["server"]["configured"], 15)
+        self.assertIsNone(stats["ses_pause"])
+        table = self.cli("stats", "--config", config).stdout
+        self.assertIn("SES account", table)
+        self.assertIn("rate here", table)
         self.enqueue_file(config, jobs_file(self, 60))
         self.wait_stats("all are sent", lambda s: s.get("sent", 0) == 60, 30)
         self.assertLessEqual(peers.largest_window(peers.sent_events(self.client, self.queue)), 15)
