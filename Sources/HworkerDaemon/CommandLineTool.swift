@@ -18,6 +18,7 @@ public enum CommandLineTool {
 
         commands:
           run --config FILE            start the master with its workers and monitors
+              [--log-format json]      (overrides log_format of the file)
                                        (TERM/INT drain, QUIT terminates, HUP reloads,
                                        TTIN/TTOU add/remove a worker, USR1 reopens logs)
           check-config FILE            validate a configuration file and exit
@@ -61,7 +62,7 @@ public enum CommandLineTool {
     }
 
     static let runHelp = """
-        usage: hworker-ses run --config FILE
+        usage: hworker-ses run --config FILE [--log-format logfmt|json]
 
         Starts the master, which starts the configured workers and monitors and
         restarts them when they die.
@@ -95,9 +96,19 @@ public enum CommandLineTool {
         var options = OptionReader(arguments)
         if options.flag("--help") { return printOut(runHelp) }
         let path = options.value("--config") ?? options.positional()
+        let format = options.value("--log-format")
         guard let path, options.unknown.isEmpty else {
-            printError("usage: hworker-ses run --config FILE\n")
+            printError("usage: hworker-ses run --config FILE [--log-format logfmt|json]\n")
             return exitUsage
+        }
+        var formatOverride: LogFormat?
+        if let format {
+            guard let parsed = LogFormat(rawValue: format) else {
+                printError(
+                    "hworker-ses run: --log-format: expected logfmt or json, got \"\(format)\"\n")
+                return exitUsage
+            }
+            formatOverride = parsed
         }
         // Block the master's signals before anything can start a thread.
         let signals: SignalReceiver
@@ -107,15 +118,18 @@ public enum CommandLineTool {
             printError("hworker-ses: \(error)\n")
             return 1
         }
-        let config: Configuration
+        var config: Configuration
         do {
             config = try loadResolved(path)
         } catch {
             printError("hworker-ses: \(error)\n")
             return exitConfigError
         }
+        if let formatOverride { config.logFormat = formatOverride }
         warnIfReadableByOthers(path, config)
-        return Master(config: config, configPath: path, signals: signals).run()
+        return Master(
+            config: config, configPath: path, signals: signals, logFormatOverride: formatOverride
+        ).run()
     }
 
     private static func checkConfig(_ arguments: [String]) -> Int32 {

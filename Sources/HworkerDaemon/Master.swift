@@ -112,7 +112,14 @@ final class Master {
         SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR1,
     ]
 
-    init(config: Configuration, configPath: String, signals: SignalReceiver) {
+    /// A log format given on the command line, which outlasts reloads.
+    private let logFormatOverride: LogFormat?
+
+    init(
+        config: Configuration, configPath: String, signals: SignalReceiver,
+        logFormatOverride: LogFormat? = nil
+    ) {
+        self.logFormatOverride = logFormatOverride
         // A log write to a pipe whose reader is gone (journald restarting, `| logger`
         // killed) must fail with EPIPE, not end the master. Children are spawned with
         // default dispositions and ignore SIGPIPE themselves.
@@ -547,9 +554,10 @@ final class Master {
 
     private func reload() {
         guard phase == .running else { return }
-        let next: Configuration
+        var next: Configuration
         do {
             next = try CredentialResolver.resolve(ConfigParser.load(path: configPath))
+            if let logFormatOverride { next.logFormat = logFormatOverride }
         } catch {
             logger.error(
                 "reload refused; keeping the running configuration", [("error", "\(error)")])

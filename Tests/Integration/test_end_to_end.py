@@ -231,6 +231,17 @@ class Configuration(DaemonTestCase):
         for code in ("0", "1", "2", "78"):
             self.assertRegex(result.stdout, r"(?m)^\s+%s\s+\S" % code)
 
+    def test_log_format_json_on_the_command_line_gives_json_lines(self):
+        import json
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url)
+        args = [peers.binary(), "run", "--config", config, "--log-format", "json"]
+        proc = self.track(peers.Peer(args, os.path.join(self.work, "json.out"), self.env()))
+        peers.wait_until("a worker is ready", lambda: '"worker ready"' in self.log(), 20)
+        proc.stop()
+        for line in self.log().splitlines():
+            self.assertIn("msg", json.loads(line))
+
     def test_the_example_configuration_is_valid(self):
         result = self.cli("check-config", os.path.join(peers.ROOT, "etc", "hworker-ses.conf"))
         self.assertEqual(result.returncode, 0, result.stderr)
