@@ -89,9 +89,31 @@ enum ChildLauncher {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let code = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
+        // Children get the environment without AWS secrets: the master resolved the
+        // credentials and hands them over the handoff pipe.
+        var environment = childEnvironment().map { strdup($0) } + [nil]
+        defer { environment.forEach { free($0) } }
+        let code = posix_spawn(&pid, executable, &actions, &attributes, &argv, &environment)
         guard code == 0 else { throw SystemError(call: "posix_spawn", code: code) }
         return pid
+    }
+
+    /// Variables that carry secrets, kept from children.
+    static let secretVariables: Set<String> = [
+        "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    ]
+
+    /// This process's environment without `secretVariables`, as `NAME=value` strings.
+    static func childEnvironment() -> [String] {
+        var result: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
+            if !secretVariables.contains(name) { result.append(text) }
+            pointer += 1
+        }
+        return result
     }
 
     private static func makePipe() throws(SystemError) -> (read: Int32, write: Int32) {

@@ -42,11 +42,7 @@ public enum ConfigParser {
     public static func load(
         path: String, environment: [String: String] = ProcessEnvironment.current
     ) throws(ConfigError) -> Configuration {
-        guard let text = readFile(path) else {
-            throw ConfigError(
-                file: path, line: 0, key: nil,
-                reason: "cannot read: \(String(cString: strerror(errno)))")
-        }
+        let text = try readFile(path)
         return try parse(text, file: path, environment: environment)
     }
 
@@ -77,8 +73,20 @@ public enum ConfigParser {
             }
             let key = String(line[..<equals]).trimmingWhitespace()
             var value = String(line[line.index(after: equals)...]).trimmingWhitespace()
-            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
+            if value.hasPrefix("\"") {
+                guard value.count >= 2, value.hasSuffix("\""),
+                    value.dropFirst().dropLast().allSatisfy({ $0 != "\"" })
+                else {
+                    throw ConfigError(
+                        file: file, line: number, key: key,
+                        reason: "unbalanced double quotes (text after the closing quote, or none)")
+                }
                 value = String(value.dropFirst().dropLast())
+            }
+            if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                throw ConfigError(
+                    file: file, line: number, key: key, reason: "control characters are not allowed"
+                )
             }
             if let first = seen[key] {
                 throw ConfigError(
@@ -355,17 +363,37 @@ public enum ConfigParser {
         return line
     }
 
-    private static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
+    /// The largest configuration file read; anything bigger is not a configuration.
+    static let maximumFileSize = 1 << 20
+
+    /// Reads a regular file of at most `maximumFileSize` bytes; a FIFO, device or
+    /// directory is refused without blocking (a reload must never hang the master).
+    private static func readFile(_ path: String) throws(ConfigError) -> String {
+        func failure(_ reason: String) -> ConfigError {
+            ConfigError(file: path, line: 0, key: nil, reason: reason)
+        }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("cannot read: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw failure("not a regular file")
+        }
+        guard status.st_size <= maximumFileSize else {
+            throw failure("larger than \(maximumFileSize) bytes; not a configuration file")
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
+        while bytes.count <= maximumFileSize {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0, errno == EINTR { continue }
+            if count < 0 { throw failure("cannot read: \(String(cString: strerror(errno)))") }
+            if count == 0 { break }
             bytes.append(contentsOf: buffer[0..<count])
         }
-        if ferror(file) != 0 { return nil }
+        guard bytes.count <= maximumFileSize else {
+            throw failure("larger than \(maximumFileSize) bytes; not a configuration file")
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -78,7 +78,9 @@ final class MonitorProcess {
             } while moved == 1000
             return min(second, Int64(next ?? 1000) * 1_000_000)
         } catch {
-            if !redisDown || !error.isConnectionLost {
+            if !error.isConnectionLost {
+                log.error("redis error; retrying", [("error", error.description)])
+            } else if !redisDown {
                 log.error("redis unreachable; retrying", [("error", error.description)])
             }
             redisDown = error.isConnectionLost

@@ -15,50 +15,85 @@ enum QueueScripts {
 
         """
 
+    /// Refuses to run a script when one of its keys holds the wrong type: Redis
+    /// does not roll back a script that fails half-way, so every script checks
+    /// all its keys before its first write. `expect` takes the types of KEYS in
+    /// order (`-` skips one) and returns an error reply, or nil.
+    static let typeGuard = """
+        local function expect(...)
+          local types = {...}
+          for i, wanted in ipairs(types) do
+            if wanted ~= '-' then
+              local got = redis.call('TYPE', KEYS[i])['ok']
+              if got ~= 'none' and got ~= wanted then
+                return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got ..
+                  ', not a ' .. wanted .. '; nothing was changed')
+              end
+            end
+          end
+          return nil
+        end
+
+        """
+
     /// Registers a worker, starts its heartbeat and returns to the queue any
     /// job left in its in-flight list by a previous process of the same id.
     /// KEYS: workers, heartbeat, in-flight, queue. ARGV: worker id, heartbeat ttl ms.
-    static let register = """
-        redis.call('SADD', KEYS[1], ARGV[1])
-        redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
-        local moved = 0
-        while redis.call('LMOVE', KEYS[3], KEYS[4], 'RIGHT', 'RIGHT') do moved = moved + 1 end
-        return moved
-        """
+    static let register =
+        typeGuard + """
+            local refused = expect('set', 'string', 'list', 'list')
+            if refused then return refused end
+            redis.call('SADD', KEYS[1], ARGV[1])
+            redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+            local moved = 0
+            while redis.call('LMOVE', KEYS[3], KEYS[4], 'RIGHT', 'RIGHT') do moved = moved + 1 end
+            return moved
+            """
 
     /// Unregisters a worker after returning anything still in flight to the queue.
     /// KEYS: workers, heartbeat, in-flight, queue. ARGV: worker id.
-    static let unregister = """
-        local moved = 0
-        while redis.call('LMOVE', KEYS[3], KEYS[4], 'RIGHT', 'RIGHT') do moved = moved + 1 end
-        redis.call('DEL', KEYS[2])
-        redis.call('SREM', KEYS[1], ARGV[1])
-        return moved
-        """
+    static let unregister =
+        typeGuard + """
+            local refused = expect('set', 'string', 'list', 'list')
+            if refused then return refused end
+            local moved = 0
+            while redis.call('LMOVE', KEYS[3], KEYS[4], 'RIGHT', 'RIGHT') do moved = moved + 1 end
+            redis.call('DEL', KEYS[2])
+            redis.call('SREM', KEYS[1], ARGV[1])
+            return moved
+            """
 
     /// Returns the jobs of every worker whose heartbeat expired to the queue.
     /// KEYS: workers, queue, stats. ARGV: key prefix.
     /// Returns the number of jobs moved.
-    static let recover = """
-        local moved = 0
-        for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-          if redis.call('EXISTS', ARGV[1] .. 'hb:' .. id) == 0 then
-            local inflight = ARGV[1] .. 'inflight:' .. id
-            while redis.call('LMOVE', inflight, KEYS[2], 'RIGHT', 'RIGHT') do
-              moved = moved + 1
+    static let recover =
+        typeGuard + """
+            local refused = expect('set', 'list', 'hash')
+            if refused then return refused end
+            local moved = 0
+            for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+              local inflight = ARGV[1] .. 'inflight:' .. id
+              local kind = redis.call('TYPE', inflight)['ok']
+              -- A worker whose in-flight key is not a list is left alone; the
+              -- others are still recovered.
+              if redis.call('EXISTS', ARGV[1] .. 'hb:' .. id) == 0 and (kind == 'list' or kind == 'none') then
+                while redis.call('LMOVE', inflight, KEYS[2], 'RIGHT', 'RIGHT') do
+                  moved = moved + 1
+                end
+                redis.call('SREM', KEYS[1], id)
+              end
             end
-            redis.call('SREM', KEYS[1], id)
-          end
-        end
-        if moved > 0 then redis.call('HINCRBY', KEYS[3], 'recovered', moved) end
-        return moved
-        """
+            if moved > 0 then redis.call('HINCRBY', KEYS[3], 'recovered', moved) end
+            return moved
+            """
 
     /// Moves delayed jobs that are due to the front of the queue.
     /// KEYS: delayed, queue. ARGV: at most this many jobs.
     /// Returns {moved, ms until the next delayed job is due or -1}.
     static let promote =
-        now + """
+        now + typeGuard + """
+            local refused = expect('zset', 'list')
+            if refused then return refused end
             local t = now_ms()
             local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t, 'LIMIT', 0, tonumber(ARGV[1]))
             for _, member in ipairs(due) do
@@ -80,7 +115,9 @@ enum QueueScripts {
     /// Returns {next job or false, 1 if the next job's result is recorded, 0 if
     /// not, -1 if its id is unknown here}.
     static let acknowledge =
-        now + """
+        now + typeGuard + """
+            local refused = expect('list', 'hash', 'string', 'hash', 'stream', 'list')
+            if refused then return refused end
             local t = now_ms()
             if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
               -- A monitor gave the job back to the queue meanwhile: take it out
@@ -124,11 +161,14 @@ enum QueueScripts {
     /// when a worker died between SES's answer and its acknowledgement reached
     /// Redis and the job came back.
     /// KEYS: in-flight, stats. ARGV: job bytes.
-    static let dropDuplicate = """
-        redis.call('LREM', KEYS[1], -1, ARGV[1])
-        redis.call('HINCRBY', KEYS[2], 'duplicates_skipped', 1)
-        return 1
-        """
+    static let dropDuplicate =
+        typeGuard + """
+            local refused = expect('list', 'hash')
+            if refused then return refused end
+            redis.call('LREM', KEYS[1], -1, ARGV[1])
+            redis.call('HINCRBY', KEYS[2], 'duplicates_skipped', 1)
+            return 1
+            """
 
     /// Ends an attempt that did not send: retries the job later or moves it
     /// to the dead letters.
@@ -140,7 +180,9 @@ enum QueueScripts {
     /// job text for the dead letter.
     /// Returns {outcome, attempts, delay ms}.
     static let fail =
-        now + """
+        now + typeGuard + """
+            local refused = expect('list', 'hash', 'zset', 'list', 'hash', 'stream')
+            if refused then return refused end
             local t = now_ms()
             redis.call('LREM', KEYS[1], -1, ARGV[1])
             local mode = ARGV[3]

@@ -195,9 +195,11 @@ struct QueueStatsTests {
         #expect(
             Set(object.keys) == [
                 "version", "queue", "time", "paused", "queued", "in_flight", "delayed", "next_due",
-                "dead_letters", "counters", "registered_workers", "workers",
+                "dead_letters", "counters", "registered_workers", "workers", "ses_pause",
+                "ses_account", "server",
             ])
         #expect(object["paused"] is NSNull && object["next_due"] is NSNull)
+        #expect(object["ses_pause"] is NSNull && object["ses_account"] is NSNull)
         let counters = try #require(object["counters"] as? [String: [String: Any]])
         #expect(
             Set(counters.keys) == ["sent", "retried", "dead", "recovered", "duplicates_skipped"])

@@ -82,6 +82,37 @@ class RedisFaults(DaemonTestCase):
         self.wait_stats("it works again", lambda s: s.get("sent", 0) == 1)
         self.assertEqual(sorted(daemon.children()), children)
 
+    def test_keys_of_the_wrong_type_change_nothing_and_lose_no_job(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=1)
+        self.daemon(config)
+        prefix = "hworker:{%s}:" % self.queue
+        for key in ("dead", "stats", "events"):
+            self.client.set(prefix + key, "not the right type")
+        self.client.lpush(prefix + "queue", json.dumps({"id": "bad", "email": {"to": ["bob@"]}}))
+        peers.wait_until("the refusal is logged", lambda: "nothing was changed" in self.log(), 10)
+        time.sleep(1)
+        held = [self.client.llen(k) for k in self.client.scan_iter(match=prefix + "inflight:*")]
+        self.assertEqual(held, [1])
+        self.assertFalse(self.client.exists(prefix + "attempts"))
+        for key in ("dead", "stats", "events"):
+            self.client.delete(prefix + key)
+        peers.wait_until("the job is a dead letter", lambda: len(self.dead_letters()) == 1, 20)
+        self.assertEqual(self.dead_letters()[0]["id"], "bad")
+        self.assertEqual(self.dead_letters()[0]["attempts"], 1)
+
+    def test_a_bad_in_flight_key_does_not_stop_the_monitor(self):
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=1)
+        self.daemon(config)
+        prefix = "hworker:{%s}:" % self.queue
+        self.client.sadd(prefix + "workers", "x:y")
+        self.client.set(prefix + "inflight:x:y", "not a list")
+        result = self.cli("enqueue", "--config", config, "--send-at", "2020-01-01T00:00:00Z",
+                          "--to", "a@example.org", "--subject", "s", "--text", "t")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        peers.wait_until("the scheduled job is sent", lambda: len(stub.sent()) == 1, 20)
+
     def test_redis_out_of_memory_gives_a_clear_enqueue_error(self):
         config = self.config(ses_endpoint="http://127.0.0.1:9")
         self.client.config_set("maxmemory", "1")
