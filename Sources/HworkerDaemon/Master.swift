@@ -97,6 +97,9 @@ final class Master {
     private var phase = MasterPhase.running
     private var exitCode: Int32 = 0
     private var metrics = Metrics()
+    /// Workers that died after SES accepted a send that nobody could record yet.
+    private var unrecordedSends: [ChildRecord] = []
+    private var nextUnrecordedRetry: Int64 = 0
     private var metricsServer: MetricsServer?
     private let startedAt = Monotonic.now()
 
@@ -146,6 +149,7 @@ final class Master {
             stopMonitorsAfterLastWorker()
             killChildrenPastDeadline()
             killStuckWorkers()
+            retryUnrecordedSends()
         }
         shutdown()
         return exitCode
@@ -235,6 +239,7 @@ final class Master {
                 next = min(next, busy.since + Int64(config.jobDeadline * 1e9))
             }
         }
+        if !unrecordedSends.isEmpty { next = min(next, nextUnrecordedRetry) }
         if next == .max { return -1 }
         let remaining = (next - Monotonic.now()) / 1_000_000 + 1
         return Int32(max(0, min(remaining, 60_000)))
@@ -311,7 +316,8 @@ final class Master {
     private func missingSlots() -> [SlotKey] {
         var wanted = (0..<workerCount).map { SlotKey(role: .worker, slot: $0) }
         wanted += (0..<config.monitors).map { SlotKey(role: .monitor, slot: $0) }
-        let present = Set(children.values.filter { $0.generation == generation }.map(\.key))
+        var present = Set(children.values.filter { $0.generation == generation }.map(\.key))
+        present.formUnion(unrecordedSends.filter { $0.generation == generation }.map(\.key))
         return wanted.filter { !present.contains($0) }
     }
 
@@ -368,8 +374,13 @@ final class Master {
             logger.warning("released the rate lock held by a dead child", fields(record))
         }
         if record.key.role == .worker, !clean {
-            acknowledgeAcceptedJob(of: record)
-            returnJobs(of: record)
+            if acknowledgeAcceptedJob(of: record) {
+                returnJobs(of: record)
+            } else {
+                // Redis is away: keep trying, and keep the slot empty meanwhile, so that
+                // its replacement (same worker id) cannot send the job again first.
+                unrecordedSends.append(record)
+            }
         }
         if exit == .exited(exitConfigError) {
             logger.error("child cannot run with this configuration; stopping", fields(record))
@@ -423,8 +434,10 @@ final class Master {
 
     /// Records the send of a worker that died after SES accepted a message and before the
     /// worker recorded it, so that the job is not sent again.
-    private func acknowledgeAcceptedJob(of record: ChildRecord) {
-        guard let accepted = record.accepted else { return }
+    /// - Returns: false when Redis could not be reached and the send is not recorded yet.
+    @discardableResult
+    private func acknowledgeAcceptedJob(of record: ChildRecord) -> Bool {
+        guard let accepted = record.accepted else { return true }
         var info =
             fields(record) + [("job.id", accepted.job), ("ses.message_id", accepted.messageID)]
         do {
@@ -434,10 +447,27 @@ final class Master {
                 jobID: accepted.job, messageID: accepted.messageID)
             info.append(("found", found ? "true" : "false"))
             logger.info("acknowledged a send the dead worker could not record", info)
+            return true
         } catch {
             logger.warning(
-                "cannot acknowledge the dead worker's send; the job may be sent again",
+                "cannot acknowledge the dead worker's send yet; retrying every second",
                 info + [("error", "\(error)")])
+            return false
+        }
+    }
+
+    /// Retries recording the sends of dead workers that Redis was not there for.
+    private func retryUnrecordedSends() {
+        guard !unrecordedSends.isEmpty, Monotonic.now() >= nextUnrecordedRetry else { return }
+        nextUnrecordedRetry = Monotonic.now() + 1_000_000_000
+        let waiting = unrecordedSends
+        unrecordedSends = []
+        for record in waiting {
+            if acknowledgeAcceptedJob(of: record) {
+                returnJobs(of: record)
+            } else if phase == .running {
+                unrecordedSends.append(record)
+            }
         }
     }
 

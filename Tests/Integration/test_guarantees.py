@@ -31,6 +31,32 @@ class Guarantees(DaemonTestCase):
         events = peers.sent_events(self.client, self.queue)
         self.assertEqual([e["job"] for e in events], [job])
 
+    def test_a_send_accepted_before_the_worker_died_is_recorded_once_redis_is_back(self):
+        self.redis.stop()
+        self.peers.remove(self.redis)
+        self.redis = self.track(peers.Redis(self.work, appendonly=True))
+        self.client = self.redis.client
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=1)
+        env = dict(self.env(), HWORKER_TEST_PAUSE_BEFORE_ACK="5000")
+        daemon = self.daemon(config, env)
+        job = self.enqueue(config, to="a@example.org", subject="redis away", text="t")
+        peers.wait_until("SES accepted the send", lambda: len(stub.sent()) == 1, 15)
+        time.sleep(0.2)
+        self.redis.stop(signal.SIGTERM)
+        os.kill(daemon.workers()[0], signal.SIGKILL)
+        peers.wait_until("the master waits for Redis",
+                         lambda: "cannot acknowledge the dead worker's send yet" in self.log(), 10)
+        time.sleep(2)
+        self.redis.restart()
+        self.wait_stats("the job counts as sent", lambda s: s.get("sent", 0) == 1, 20)
+        peers.wait_until("a new worker runs", lambda: len(daemon.workers()) == 1, 10)
+        time.sleep(2)
+        self.assertEqual(len(stub.sent()), 1)
+        stats = self.stats()
+        self.assertEqual(stats["queued"] + stats["in_flight"] + stats["delayed"], 0)
+        self.assertEqual([e["job"] for e in peers.sent_events(self.client, self.queue)], [job])
+
     def test_a_worker_stuck_in_a_send_is_killed_and_its_job_sent_by_another(self):
         stub = self.stub()
         stub.configure(delay_ms=1500)
