@@ -7,43 +7,13 @@ import HworkerRedis
 import HworkerTestSupport
 import Testing
 
-private func email(_ n: Int = 1) -> EmailMessage {
-    EmailMessage(
-        from: "app@example.com", to: ["user\(n)@example.com"], subject: "Hello \(n)", text: "Body")
-}
-
-private struct AdminFixture {
-    let redis: TestRedis
-    let keys: QueueKeys
-    let queue: MailQueue
-    let probe: RedisConnection
-
-    init() throws {
-        redis = try TestRedis()
-        keys = try QueueKeys(name: "admin")
-        queue = try MailQueue(name: "admin", redis: redis.options)
-        probe = try redis.connect()
-    }
-
-    func worker(_ id: String, heartbeatTTL: Int = 30_000) -> WorkerSession {
-        WorkerSession(
-            workerID: id, keys: keys, redis: redis.options,
-            retry: RetryPolicy(maxAttempts: 3, baseDelay: 0.05, maxDelay: 0.2, throttleDelay: 0.05),
-            heartbeatTTL: heartbeatTTL, resultTTL: 60, eventsMaxLength: 1000)
-    }
-
-    func take(_ session: WorkerSession) throws -> [UInt8]? {
-        _ = try session.checkIn()
-        try session.startTake(timeout: 0.2)
-        return try session.finishTake()
-    }
-
+extension QueueFixture {
     /// Enqueues a job, takes it and dead-letters it with a reason and code.
     func deadLetter(_ n: Int, code: String = "MessageRejected") throws -> String {
-        let id = try queue.enqueue(email(n), id: "dead-\(n)")
+        let id = try queue.enqueue(testEmail(n), id: "dead-\(n)")
         let session = worker("host:9:\(n).1")
         try session.register()
-        let raw = try #require(try take(session))
+        let raw = try #require(try take(session, paused: true))
         _ = try session.fail(
             raw: raw, jobID: id, payload: nil, mode: .dead, reason: "rejected \(n)", code: code,
             jitter: 0)
@@ -59,7 +29,7 @@ private struct AdminFixture {
         ])
         let session = worker("host:9:99.1")
         try session.register()
-        let raw = try #require(try take(session))
+        let raw = try #require(try take(session, paused: true))
         let id = Job.derivedID(raw)
         _ = try session.fail(
             raw: raw, jobID: id, payload: nil, mode: .dead, reason: "not valid UTF-8",
@@ -86,7 +56,7 @@ private struct AdminFixture {
 @Suite("Queue stats")
 struct QueueStatsTests {
     @Test func anEmptyQueueReportsZeroEverywhere() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let stats = try f.queue.stats()
         #expect(stats.queue == "admin")
         #expect(stats.queued == 0 && stats.inFlight == 0 && stats.delayed == 0)
@@ -98,14 +68,14 @@ struct QueueStatsTests {
     }
 
     @Test func snapshotCountsEveryPlaceAJobCanBe() throws {
-        let f = try AdminFixture()
-        let held = try f.queue.enqueue(email(1), id: "held-job")
+        let f = try QueueFixture(name: "admin")
+        let held = try f.queue.enqueue(testEmail(1), id: "held-job")
         let session = f.worker("web-1:4242:3.2")
         try session.register()
         #expect(try f.take(session) != nil)
-        try f.queue.enqueue([Job(email: email(2)), Job(email: email(3))])
+        try f.queue.enqueue([Job(email: testEmail(2)), Job(email: testEmail(3))])
         let due = QueueTime(epochMilliseconds: try f.redisTime() + 3_600_000)
-        try f.queue.enqueue(email(4), sendAt: due)
+        try f.queue.enqueue(testEmail(4), sendAt: due)
         _ = try f.deadLetter(5)
 
         let stats = try f.queue.stats()
@@ -125,7 +95,7 @@ struct QueueStatsTests {
     }
 
     @Test func theLastMinuteCountsOnlyRecentEvents() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let now = try f.redisTime()
         for (offset, kind) in [(120_000, "sent"), (90_000, "retry"), (30_000, "sent"), (1, "dead")]
         {
@@ -140,7 +110,7 @@ struct QueueStatsTests {
     }
 
     @Test func theLastMinuteCountsEveryPageOfABusyStream() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let commands: [[RedisArgument]] = (0..<2_500).map { _ in
             ["XADD", RedisArgument(f.keys.events), "*", "event", "sent", "job", "j"]
         }
@@ -149,7 +119,7 @@ struct QueueStatsTests {
     }
 
     @Test func aWorkerWithAnExpiredHeartbeatIsShownAsNotAlive() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let session = f.worker("host:1:0.1", heartbeatTTL: 100)
         try session.register()
         try Wait.until("the heartbeat expires", timeout: 5) {
@@ -160,7 +130,7 @@ struct QueueStatsTests {
     }
 
     @Test func theIdOfABigInFlightJobIsFoundWhereverItsKeyIs() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let big = String(repeating: "x", count: 20_000)
         let late =
             "{\"email\":{\"to\":[\"a@example.com\"],\"subject\":\"s\",\"text\":\"\(big)\"},"
@@ -187,7 +157,7 @@ struct QueueStatsTests {
     }
 
     @Test func statsEncodeToTheDocumentedShape() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let session = f.worker("web-1:4242:3.2")
         try session.register()
         let data = try JSONEncoder().encode(try f.queue.stats())
@@ -216,7 +186,7 @@ struct QueueStatsTests {
 @Suite("Pause flag")
 struct PauseTests {
     @Test func pauseRecordsTheReasonAndTimeAndResumeClearsIt() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         #expect(try f.queue.pauseState() == nil)
         let before = try f.redisTime()
         let state = try f.queue.pause(reason: "SES review")
@@ -233,7 +203,7 @@ struct PauseTests {
     }
 
     @Test func aPauseWithoutReasonStoresNull() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let state = try f.queue.pause()
         #expect(state.reason == nil)
         let raw = try #require(try f.probe.command("GET", f.keys.paused).string)
@@ -241,7 +211,7 @@ struct PauseTests {
     }
 
     @Test func aFlagSetByHandStillCountsAsPaused() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         try f.probe.command("SET", f.keys.paused, "1")
         #expect(try f.queue.pauseState() == PauseState(reason: "1", pausedAt: nil))
     }
@@ -250,7 +220,7 @@ struct PauseTests {
 @Suite("Dead letters")
 struct DeadLetterTests {
     @Test func deadLettersAreListedNewestFirstWithTheirRecordFields() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let first = try f.deadLetter(1)
         let second = try f.deadLetter(2, code: "invalid")
         let letters = try f.queue.deadLetters(limit: 10)
@@ -266,9 +236,9 @@ struct DeadLetterTests {
     }
 
     @Test func retryMovesTheJobToTheFrontOfTheQueueAndResetsItsAttempts() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let id = try f.deadLetter(1)
-        try f.queue.enqueue(email(2), id: "waiting")
+        try f.queue.enqueue(testEmail(2), id: "waiting")
         try f.probe.command("HSET", f.keys.attempts, id, "5")
         let letter = try f.queue.retryDeadLetter(id: id)
         #expect(letter.id == id)
@@ -281,7 +251,7 @@ struct DeadLetterTests {
     }
 
     @Test func binaryJobsAndUnknownIdsCannotBeRetried() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let junk = try f.binaryDeadLetter()
         let letter = try #require(try f.queue.deadLetter(id: junk))
         #expect(!letter.isRetryable && letter.jobBase64 == "/wD+QQ==")
@@ -306,7 +276,7 @@ struct DeadLetterTests {
     }
 
     @Test func retryAllRequeuesTextJobsOldestFirstAndKeepsBinaryOnes() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         var ids: [String] = []
         for n in 0..<150 { ids.append(try f.deadLetter(n)) }
         let junk = try f.binaryDeadLetter()
@@ -319,7 +289,7 @@ struct DeadLetterTests {
     }
 
     @Test func purgeDeletesEveryDeadLetter() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         _ = try f.deadLetter(1)
         _ = try f.binaryDeadLetter()
         #expect(try f.queue.purgeDeadLetters() == 2)
@@ -328,7 +298,7 @@ struct DeadLetterTests {
     }
 
     @Test func aRecordThatIsNotADeadLetterIsShownAsUnreadable() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         try f.probe.command("LPUSH", f.keys.dead, "not json")
         let letter = try #require(try f.queue.deadLetters(limit: 1).first)
         #expect(letter.code == "unreadable" && !letter.isRetryable)
@@ -339,9 +309,9 @@ struct DeadLetterTests {
 @Suite("Scheduled jobs")
 struct ScheduledJobTests {
     @Test func aScheduledJobWaitsInTheDelayedSetScoredWithItsTime() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let due = try QueueTime(parsing: "2030-01-02T03:04:05.678Z")
-        let id = try f.queue.enqueue(email(), payload: "p", sendAt: due)
+        let id = try f.queue.enqueue(testEmail(), payload: "p", sendAt: due)
         #expect(try f.queuedIDs().isEmpty)
         let members = try f.probe.command("ZRANGE", f.keys.delayed, "0", "-1", "WITHSCORES")
             .elements
@@ -358,10 +328,10 @@ struct ScheduledJobTests {
     }
 
     @Test func aDueScheduledJobIsPromotedToTheQueueByTheMonitor() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         let monitor = MonitorSession(keys: f.keys, redis: f.redis.options)
         let due = QueueTime(epochMilliseconds: try f.redisTime() + 300)
-        let id = try f.queue.enqueue(email(), sendAt: due)
+        let id = try f.queue.enqueue(testEmail(), sendAt: due)
         let early = try monitor.promoteDueJobs(limit: 10)
         #expect(early.moved == 0 && (early.nextDue ?? 0) > 0)
         try Wait.until("the job is due", timeout: 5) {
@@ -372,16 +342,16 @@ struct ScheduledJobTests {
     }
 
     @Test func equalJobsScheduledTogetherStayDistinct() throws {
-        let f = try AdminFixture()
-        let job = Job(id: "same", email: email())
+        let f = try QueueFixture(name: "admin")
+        let job = Job(id: "same", email: testEmail())
         try f.queue.enqueue([job, job, job], sendAt: QueueTime(epochMilliseconds: 1_000))
         #expect(try f.probe.command("ZCARD", f.keys.delayed).integer == 3)
     }
 
     @Test func aSendTimeOutOfRangeIsRefused() throws {
-        let f = try AdminFixture()
+        let f = try QueueFixture(name: "admin")
         #expect(throws: EnqueueError.self) {
-            try f.queue.enqueue(email(), sendAt: QueueTime(epochMilliseconds: -1))
+            try f.queue.enqueue(testEmail(), sendAt: QueueTime(epochMilliseconds: -1))
         }
         #expect(try f.probe.command("ZCARD", f.keys.delayed).integer == 0)
     }

@@ -6,54 +6,11 @@ import HworkerRedis
 import HworkerTestSupport
 import Testing
 
-private func email(_ n: Int = 1) -> EmailMessage {
-    EmailMessage(
-        from: "app@example.com", to: ["user\(n)@example.com"], subject: "Hello \(n)", text: "Body")
-}
-
-private struct Fixture {
-    let redis: TestRedis
-    let keys: QueueKeys
-    let queue: MailQueue
-    let probe: RedisConnection
-
-    init() throws {
-        redis = try TestRedis()
-        keys = try QueueKeys(name: "test")
-        queue = try MailQueue(name: "test", redis: redis.options)
-        probe = try redis.connect()
-    }
-
-    func worker(_ id: String = "host:1:0.1", heartbeatTTL: Int = 30_000, maxAttempts: Int = 3)
-        -> WorkerSession
-    {
-        WorkerSession(
-            workerID: id, keys: keys, redis: redis.options,
-            retry: RetryPolicy(
-                maxAttempts: maxAttempts, baseDelay: 0.05, maxDelay: 0.2, throttleDelay: 0.05),
-            heartbeatTTL: heartbeatTTL, resultTTL: 60, eventsMaxLength: 1000)
-    }
-
-    func take(_ session: WorkerSession) throws -> [UInt8]? {
-        #expect(try session.checkIn() == nil)
-        try session.startTake(timeout: 0.2)
-        return try session.finishTake()
-    }
-
-    func length(_ key: String) throws -> Int64 {
-        try probe.command("LLEN", key).integer ?? -1
-    }
-
-    func stat(_ field: String) throws -> Int64 {
-        try probe.command("HGET", keys.stats, field).integer ?? 0
-    }
-}
-
 @Suite("Queue scenarios")
 struct QueueScenarioTests {
     @Test func enqueuedJobIsTakenAcknowledgedAndRecorded() throws {
-        let f = try Fixture()
-        let id = try f.queue.enqueue(email(), payload: "order-42")
+        let f = try QueueFixture()
+        let id = try f.queue.enqueue(testEmail(), payload: "order-42")
         let session = f.worker()
         try session.register()
         let raw = try #require(try f.take(session))
@@ -75,15 +32,15 @@ struct QueueScenarioTests {
     }
 
     @Test func emptyQueueTakeTimesOutWithNil() throws {
-        let f = try Fixture()
+        let f = try QueueFixture()
         let session = f.worker()
         try session.register()
         #expect(try f.take(session) == nil)
     }
 
     @Test func transientFailuresRetryWithBackoffThenDeadLetterAfterLastAttempt() throws {
-        let f = try Fixture()
-        let id = try f.queue.enqueue(email())
+        let f = try QueueFixture()
+        let id = try f.queue.enqueue(testEmail())
         let session = f.worker(maxAttempts: 3)
         let monitor = MonitorSession(keys: f.keys, redis: f.redis.options)
         try session.register()
@@ -118,8 +75,8 @@ struct QueueScenarioTests {
     }
 
     @Test func throttlingDoesNotCountAsAnAttempt() throws {
-        let f = try Fixture()
-        let id = try f.queue.enqueue(email())
+        let f = try QueueFixture()
+        let id = try f.queue.enqueue(testEmail())
         let session = f.worker(maxAttempts: 1)
         try session.register()
         let raw = try #require(try f.take(session))
@@ -132,7 +89,7 @@ struct QueueScenarioTests {
     }
 
     @Test func binaryJunkIsDeadLetteredWithItsBytesInBase64() throws {
-        let f = try Fixture()
+        let f = try QueueFixture()
         let junk: [UInt8] = [0xff, 0x00, 0xfe, 0x41]
         try f.probe.command([
             RedisArgument("LPUSH"), RedisArgument(f.keys.queue), RedisArgument(bytes: junk),
@@ -155,8 +112,8 @@ struct QueueScenarioTests {
     }
 
     @Test func jobsOfAWorkerWhoseHeartbeatExpiredGoBackToTheQueue() throws {
-        let f = try Fixture()
-        try f.queue.enqueue(email())
+        let f = try QueueFixture()
+        try f.queue.enqueue(testEmail())
         let dead = f.worker("host:1:0.1", heartbeatTTL: 200)
         try dead.register()
         #expect(try f.take(dead) != nil)
@@ -169,8 +126,8 @@ struct QueueScenarioTests {
     }
 
     @Test func aRestartedWorkerReturnsWhatItsPredecessorLeftInFlight() throws {
-        let f = try Fixture()
-        try f.queue.enqueue(email())
+        let f = try QueueFixture()
+        try f.queue.enqueue(testEmail())
         let first = f.worker()
         try first.register()
         #expect(try f.take(first) != nil)
@@ -181,8 +138,8 @@ struct QueueScenarioTests {
     }
 
     @Test func equalJobsRetriedTogetherStayDistinct() throws {
-        let f = try Fixture()
-        let job = Job(id: "same", email: email())
+        let f = try QueueFixture()
+        let job = Job(id: "same", email: testEmail())
         try f.queue.enqueue([job, job])
         let session = f.worker()
         try session.register()
@@ -203,8 +160,8 @@ struct QueueScenarioTests {
     }
 
     @Test func acknowledgingAJobAMonitorReturnedRemovesItFromTheQueue() throws {
-        let f = try Fixture()
-        try f.queue.enqueue(email())
+        let f = try QueueFixture()
+        try f.queue.enqueue(testEmail())
         let slow = f.worker("host:1:0.1", heartbeatTTL: 100)
         try slow.register()
         let raw = try #require(try f.take(slow))
@@ -216,17 +173,17 @@ struct QueueScenarioTests {
     }
 
     @Test func invalidEmailIsRefusedAtEnqueueAndNothingIsPushed() throws {
-        let f = try Fixture()
+        let f = try QueueFixture()
         let bad = EmailMessage(to: [], subject: "x", text: "y")
         #expect(throws: EnqueueError.self) {
-            try f.queue.enqueue([Job(email: email()), Job(email: bad)])
+            try f.queue.enqueue([Job(email: testEmail()), Job(email: bad)])
         }
         #expect(try f.length(f.keys.queue) == 0)
     }
 
     @Test func bulkEnqueueKeepsOrder() throws {
-        let f = try Fixture()
-        let jobs = (0..<2500).map { Job(id: "j\($0)", email: email($0)) }
+        let f = try QueueFixture()
+        let jobs = (0..<2500).map { Job(id: "j\($0)", email: testEmail($0)) }
         try f.queue.enqueue(jobs)
         #expect(try f.length(f.keys.queue) == 2500)
         let session = f.worker()
@@ -236,8 +193,8 @@ struct QueueScenarioTests {
     }
 
     @Test func aJobThatComesBackAfterItWasSentIsRecognizedAndDropped() throws {
-        let f = try Fixture()
-        let id = try f.queue.enqueue(email())
+        let f = try QueueFixture()
+        let id = try f.queue.enqueue(testEmail())
         let session = f.worker()
         try session.register()
         let raw = try #require(try f.take(session))
