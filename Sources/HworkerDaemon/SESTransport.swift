@@ -28,7 +28,8 @@ final class SESTransport: MailTransport {
 
     func send(_ email: EmailMessage) -> Result<String, SendFailure> {
         do {
-            return .success(try client.send(email).messageId)
+            // The worker validated the email when it took the job.
+            return .success(try client.send(email, validate: false).messageId)
         } catch {
             return .failure(Self.failure(for: error, pauses: pauses))
         }

@@ -73,15 +73,19 @@ public final class SESClient {
     /// It goes as Simple content when it has no attachments and no extra headers, else it
     /// is rendered and sent as Raw; a raw message goes as Raw unchanged.
     ///
-    /// - Parameter message: The message.
+    /// - Parameters:
+    ///   - message: The message.
+    ///   - validate: Whether to validate it; pass false only for a message that
+    ///     `validated(defaultFrom:)` returned, as the daemon's workers do.
     /// - Returns: SES's message id.
     /// - Throws: `SESError`; `.invalidMessage` (classified permanent) when validation fails,
     ///   without contacting SES.
-    public func send(_ message: EmailMessage) throws(SESError) -> SentMessage {
+    public func send(_ message: EmailMessage, validate: Bool = true) throws(SESError) -> SentMessage
+    {
         let operation = "SendEmail"
         let valid: EmailMessage
         do {
-            valid = try message.validated(defaultFrom: nil)
+            valid = validate ? try message.validated(defaultFrom: nil) : message
         } catch {
             throw SESError(
                 operation: operation, kind: .invalidMessage(error), message: error.description,
