@@ -48,9 +48,11 @@ enum ChildDescriptor {
     static let handoff: Int32 = 0
     /// Where the child writes status lines for the master:
     /// `ready` once it runs; a worker adds `busy <job id>` when a send starts,
-    /// `sent <job id> <SES message id>` as soon as SES accepted it (so that the
-    /// master can record the result if the worker dies before it does), and
-    /// `idle` once the job's outcome is in Redis.
+    /// `sent <job id> <SES message id> <ms>` once SES accepted it (the master
+    /// records those sends if the worker dies before it does), `recorded` once
+    /// its accepted sends are in Redis, and `done <outcome> <ms>` for a job that
+    /// ended without a send (retry, dead, duplicate, returned). A worker writes
+    /// the lines of several jobs at once before it sends or waits.
     static let status: Int32 = 3
 }
 

@@ -44,6 +44,8 @@ final class ChildRuntime {
     private var orphanDeadline: Int64?
     /// Bytes read from the handoff pipe that do not yet end a line.
     private var pendingInput: [UInt8] = []
+    /// Status lines not written yet (see `reportLater(_:)`).
+    private var pendingReports: [UInt8] = []
 
     /// Reads the handoff from standard input and sets up signals and logging.
     init() throws(SystemError) {
@@ -80,7 +82,26 @@ final class ChildRuntime {
     /// A line is far below PIPE_BUF, so it arrives whole; when the master is gone the
     /// write fails with EPIPE (SIGPIPE is ignored) and is dropped.
     func report(_ line: String) {
-        writeAll(ChildDescriptor.status, Array((line + "\n").utf8))
+        reportLater(line)
+        flushReports()
+    }
+
+    /// Queues a status line; it goes out with the next `flushReports()`, which every
+    /// wait and every `report(_:)` does, so that the lines of several jobs cost one write.
+    func reportLater(_ line: String) {
+        pendingReports.append(contentsOf: line.utf8)
+        pendingReports.append(0x0A)
+    }
+
+    /// Writes the queued status lines and log lines.
+    ///
+    /// Status lines of one flush stay far below the pipe's capacity per job, and the
+    /// master reads whole lines, so a flush that the pipe splits is still read right.
+    func flushReports() {
+        logger.flush()
+        guard !pendingReports.isEmpty else { return }
+        writeAll(ChildDescriptor.status, pendingReports)
+        pendingReports.removeAll(keepingCapacity: true)
     }
 
     /// Waits until `deadline` (CLOCK_MONOTONIC ns), `fd` becoming readable, or
@@ -96,6 +117,7 @@ final class ChildRuntime {
         until deadline: Int64?, orReadable fd: Int32? = nil,
         interruptedBy interruptions: Set<StopRequest> = [.drain, .terminate]
     ) -> WaitResult {
+        flushReports()
         while true {
             terminateIfOrphanedTooLong()
             if let stopRequest, interruptions.contains(stopRequest) { return .stopped }

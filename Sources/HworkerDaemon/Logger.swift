@@ -1,6 +1,8 @@
 // One log line per event, `key=value` (logfmt) or JSON, written with one
-// write(2) per line so that lines of the master and its children, which share
-// the file, never interleave and nothing sits in a stdio buffer across a fork.
+// write(2) per line, or per run of whole lines for a busy worker that holds
+// them until its next wait, so that lines of the master and its children,
+// which share the file, never interleave and nothing sits in a stdio buffer
+// across a fork.
 // Values of secret settings are never passed to the logger.
 
 import Glibc
@@ -13,8 +15,14 @@ public final class Logger {
     public var format: LogFormat
     /// Fields added to every line, such as `role` and `slot`.
     public var context: [(String, String)]
+    /// Whether lines wait in memory for `flush()` (at most 64 KiB of them) instead of
+    /// being written at once; errors are always written at once.
+    public var holding = false {
+        didSet { if !holding { flush() } }
+    }
     private var path: String?
     private var fd: Int32
+    private var held: [UInt8] = []
 
     /// Creates a logger that writes to `path`, or to standard error when `path` is nil.
     ///
@@ -35,6 +43,7 @@ public final class Logger {
 
     /// Opens the log file again, after logrotate moved it away.
     public func reopen() {
+        flush()
         guard let path else { return }
         let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         if opened < 0 {
@@ -90,7 +99,15 @@ public final class Logger {
             + fields
         var line = format == .json ? Self.json(all) : Self.logfmt(all)
         line.append("\n")
-        writeAll(fd, Array(line.utf8))
+        held.append(contentsOf: line.utf8)
+        if !holding || level >= .error || held.count >= 65536 { flush() }
+    }
+
+    /// Writes the lines held back while `holding`.
+    public func flush() {
+        guard !held.isEmpty else { return }
+        writeAll(fd, held)
+        held.removeAll(keepingCapacity: true)
     }
 
     static func logfmt(_ fields: [(String, String)]) -> String {

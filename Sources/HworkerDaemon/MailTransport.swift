@@ -43,6 +43,15 @@ public protocol MailTransport: AnyObject {
     /// - Parameter email: A validated email with its sender filled in.
     /// - Returns: The message id the service assigned, or the failure.
     func send(_ email: EmailMessage) -> Result<String, SendFailure>
+
+    /// Whether a send may block on the network: a worker then tells the master which
+    /// job it sends before each send, so that a hung send is found and stopped.
+    var mayBlock: Bool { get }
+}
+
+extension MailTransport {
+    /// Sends go over the network unless a transport says otherwise.
+    public var mayBlock: Bool { true }
 }
 
 /// A transport that accepts everything and sends nothing, for benchmarks of the queue alone.
@@ -51,6 +60,9 @@ public final class DiscardingTransport: MailTransport {
 
     /// Creates the transport.
     public init() {}
+
+    /// Sends never block.
+    public var mayBlock: Bool { false }
 
     /// Pretends to send and returns a made-up message id.
     public func send(_ email: EmailMessage) -> Result<String, SendFailure> {

@@ -54,8 +54,8 @@ struct ChildRecord {
     var statusBuffer: [UInt8] = []
     /// The job a worker is sending, and since when.
     var busy: (job: String, since: Int64)?
-    /// A job SES accepted that the worker has not recorded yet: (job id, message id).
-    var accepted: (job: String, messageID: String)?
+    /// Jobs SES accepted that the worker has not recorded yet: (job id, message id).
+    var accepted: [(jobID: String, messageID: String)] = []
 
     /// The master asked it to stop; it is not restarted.
     var stopping: Bool { stopDeadline != nil }
@@ -280,15 +280,17 @@ final class Master {
         case "busy" where words.count >= 2:
             record.busy = (words[1], Monotonic.now())
         case "sent" where words.count >= 3:
-            record.accepted = (words[1], words[2])
+            let rest = words[2].split(separator: " ")
+            record.accepted.append((words[1], String(rest[0])))
+            metrics.recordJob(outcome: "sent", milliseconds: rest.count > 1 ? Int(rest[1]) ?? 0 : 0)
+            record.busy = nil
         case "done" where words.count >= 2:
             let rest = words.count > 2 ? words[2] : "0"
             metrics.recordJob(outcome: words[1], milliseconds: Int(rest) ?? 0)
             record.busy = nil
-            record.accepted = nil
-        case "idle", "done":
+        case "recorded":
             record.busy = nil
-            record.accepted = nil
+            record.accepted = []
         default:
             logger.warning("unknown status line from a child", fields(record) + [("line", line)])
         }
@@ -437,15 +439,17 @@ final class Master {
     /// - Returns: false when Redis could not be reached and the send is not recorded yet.
     @discardableResult
     private func acknowledgeAcceptedJob(of record: ChildRecord) -> Bool {
-        guard let accepted = record.accepted else { return true }
+        guard !record.accepted.isEmpty else { return true }
         var info =
-            fields(record) + [("job.id", accepted.job), ("ses.message_id", accepted.messageID)]
+            fields(record) + [
+                ("job.ids", record.accepted.map(\.jobID).joined(separator: ",")),
+                ("ses.message_ids", record.accepted.map(\.messageID).joined(separator: ",")),
+            ]
         do {
             let session = try deadWorkerSession(record)
             defer { session.disconnect() }
-            let found = try session.acknowledgeForDeadWorker(
-                jobID: accepted.job, messageID: accepted.messageID)
-            info.append(("found", found ? "true" : "false"))
+            let found = try session.acknowledgeForDeadWorker(record.accepted)
+            info.append(("found", String(found)))
             logger.info("acknowledged a send the dead worker could not record", info)
             return true
         } catch {

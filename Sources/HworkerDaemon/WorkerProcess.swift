@@ -1,12 +1,15 @@
-// The worker: takes one job at a time and sends it.
+// The worker: takes jobs and sends them one after the other.
 //
 // Loop: refresh the heartbeat and block on BLMOVE (queue -> own in-flight
-// list) while also watching signals and the master; decode and validate the
+// list) while also watching signals and the master; decode and validate each
 // job; reserve its recipients in the shared rate segment and sleep until
-// they are due; send; end the job with one script (acknowledge, retry or
-// dead letter). A drain finishes the job in hand; a terminate gives it back.
-// When Redis fails, the worker logs once per outage, reconnects with backoff
-// and jitter, and finishes the ending of the job it held before taking more.
+// they are due; send. A failed job ends at once with one script (retry or
+// dead letter); sent jobs are acknowledged together at the end of the batch
+// by one script that also takes the next batch, so a busy queue costs one
+// round trip per batch. A drain finishes the job in hand, records what was
+// sent and gives the rest of the batch back; a terminate gives back the job
+// in hand too. When Redis fails, the worker logs once per outage, reconnects
+// with backoff and jitter, and records what it sent before taking more.
 
 import Glibc
 import HworkerQueue
@@ -18,8 +21,7 @@ private enum PendingEnd {
     /// Nothing to record: the job stays in flight until the worker unregisters.
     case keep
     case duplicate(raw: [UInt8], jobID: String)
-    case acknowledge(
-        raw: [UInt8], job: Job, messageID: String, elapsed: Int, startedMicroseconds: Int64)
+    case acknowledge(SentJob)
     case fail(raw: [UInt8], jobID: String, payload: String?, failure: SendFailure)
 }
 
@@ -41,9 +43,17 @@ final class WorkerProcess {
     private var lastSendMilliseconds = 0
     /// Whether the result of the job in hand was found recorded when it was taken.
     private var knownSent: Bool?
-    /// A job taken along with the last acknowledgement, and whether its result is
-    /// recorded (nil: not known yet).
-    private var prefetched: (raw: [UInt8], wasSent: Bool?)?
+    /// Jobs taken along with the last acknowledgement and not processed yet; they are
+    /// in the worker's in-flight list.
+    private var batch: [TakenJob] = []
+    /// Jobs SES accepted that are not acknowledged in Redis yet.
+    private var unacknowledged: [SentJob] = []
+    /// Whether the last send had to wait for the rate.
+    private var rateBound = false
+    /// Jobs of the batch left in flight, untouched, when a stop arrived.
+    private var unprocessed = 0
+    /// How many jobs one acknowledgement takes from a busy queue.
+    private let batchSize = 16
 
     /// How often the worker refreshes its heartbeat and reads the pause keys.
     private let checkInInterval: Int64 = 1_000_000_000
@@ -83,18 +93,39 @@ final class WorkerProcess {
         else { return 0 }
         runtime.reportReady()
         log.info("worker ready", [("worker.id", session.workerID)])
+        log.holding = true
         while true {
-            // A stop that arrived during the last send ends the loop before the next take.
+            // A stop that arrived during the last batch ends the loop before the next take.
             runtime.pollSignals()
             if runtime.stopRequest != nil { break }
-            let next = prefetched.map { ($0.raw, $0.wasSent) } ?? take().map { ($0, nil) }
-            prefetched = nil
-            guard let (raw, wasSent) = next else { continue }
-            knownSent = wasSent
-            let end = process(raw)
-            finish(end)
+            if batch.isEmpty {
+                guard let raw = take() else { continue }
+                batch = [TakenJob(raw: raw, wasSent: nil)]
+            }
+            let jobs = batch
+            batch = []
+            for (index, taken) in jobs.enumerated() {
+                // Jobs left when a stop arrives stay in flight; unregistering gives them back.
+                if runtime.stopRequest != nil {
+                    unprocessed = jobs.count - index
+                    break
+                }
+                heartbeatIfDue()
+                knownSent = taken.wasSent
+                let end = process(taken.raw)
+                if case .acknowledge(let sent) = end {
+                    unacknowledged.append(sent)
+                } else {
+                    finish(end)
+                }
+            }
+            recordSent()
+            unprocessed = 0
         }
-        unregister()
+        // Sends that could not be recorded stay in flight: the master records them
+        // from the status lines once this process is gone, then returns the rest.
+        if unacknowledged.isEmpty { unregister() }
+        log.holding = false
         return 0
     }
 
@@ -170,6 +201,7 @@ final class WorkerProcess {
         if knownSent ?? alreadySent(job.id) { return .duplicate(raw: raw, jobID: job.id) }
         // Raw messages may name their recipients only in their headers.
         let due = reserveRate(recipients: email.recipientCount)
+        rateBound = due > Monotonic.now()
         if !waitForRate(until: due) {
             // Terminating: the job stays in flight and unregistering puts it back at the
             // front of the queue, untouched.
@@ -177,16 +209,25 @@ final class WorkerProcess {
         }
         let started = Monotonic.now()
         let startedMicroseconds = WallClock.microseconds()
-        runtime.report("busy \(job.id)")
+        if transport.mayBlock {
+            runtime.reportLater("busy \(job.id)")
+            runtime.flushReports()
+        }
         switch transport.send(email) {
         case .success(let messageID):
-            runtime.report("sent \(job.id) \(messageID)")
-            pauseBeforeRecordingIfTesting()
             let elapsed = Int((Monotonic.now() - started) / 1_000_000)
-            lastSendMilliseconds = max(1, elapsed)
+            runtime.reportLater("sent \(job.id) \(messageID) \(max(1, elapsed))")
+            log.info(
+                "sent",
+                [
+                    ("job.id", job.id), ("recipients", String(email.recipientCount)),
+                    ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
+                ])
+            pauseBeforeRecordingIfTesting()
             return .acknowledge(
-                raw: raw, job: job, messageID: messageID, elapsed: elapsed,
-                startedMicroseconds: startedMicroseconds)
+                SentJob(
+                    raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsed,
+                    startedMicroseconds: startedMicroseconds))
         case .failure(let failure):
             lastSendMilliseconds = max(1, Int((Monotonic.now() - started) / 1_000_000))
             return .fail(raw: raw, jobID: job.id, payload: job.payload, failure: failure)
@@ -238,16 +279,23 @@ final class WorkerProcess {
     /// Sleeps until the rate allows the send, refreshing the heartbeat on
     /// long waits; a drain keeps waiting (the job is in hand), a terminate does not.
     private func waitForRate(until due: Int64) -> Bool {
-        let refresh = Int64(config.heartbeatTimeout * 1e9 / 3)
         while Monotonic.now() < due {
-            let next = min(due, lastHeartbeat + refresh)
+            let next = min(due, lastHeartbeat + heartbeatRefresh)
             if runtime.wait(until: next, interruptedBy: [.terminate]) == .stopped { return false }
-            if Monotonic.now() >= lastHeartbeat + refresh {
-                withRedis(until: [.terminate]) { () throws(RedisError) in try session.heartbeat() }
-                lastHeartbeat = Monotonic.now()
-            }
+            heartbeatIfDue()
         }
         return true
+    }
+
+    /// How often the heartbeat is refreshed while the worker is busy.
+    private var heartbeatRefresh: Int64 { Int64(config.heartbeatTimeout * 1e9 / 3) }
+
+    /// Refreshes the heartbeat when a third of its lifetime has passed, so that a long
+    /// batch of slow sends never looks like a dead worker.
+    private func heartbeatIfDue() {
+        guard Monotonic.now() >= lastHeartbeat + heartbeatRefresh else { return }
+        withRedis(until: [.terminate]) { () throws(RedisError) in try session.heartbeat() }
+        lastHeartbeat = Monotonic.now()
     }
 
     /// Test-only: with `HWORKER_TEST_PAUSE_BEFORE_ACK=MS`, waits between SES's answer and
@@ -261,11 +309,38 @@ final class WorkerProcess {
         ProcessEnvironment.current["HWORKER_TEST_PAUSE_BEFORE_ACK"].flatMap { Int64($0) }
     }()
 
+    /// Acknowledges the sent jobs in Redis, retrying through outages until that lands,
+    /// and takes the next batch when the queue is busy and nothing else is due.
+    private func recordSent() {
+        guard !unacknowledged.isEmpty else { return }
+        // A worker that waits for the rate takes one job at a time, so that jobs it
+        // cannot send soon stay queued for the others.
+        let take =
+            runtime.stopRequest == nil && pauseReason == nil
+                && Monotonic.now() - lastCheckIn < checkInInterval ? (rateBound ? 1 : batchSize) : 0
+        runtime.flushReports()
+        while true {
+            let ok = withRedis(until: [.terminate]) { () throws(RedisError) in
+                batch = try session.acknowledge(
+                    unacknowledged, inFlight: unacknowledged.count + unprocessed, take: take)
+            }
+            if ok { break }
+            if runtime.stopRequest == .terminate {
+                log.error(
+                    "sends not recorded; the master records them once this worker is gone",
+                    [("jobs", String(unacknowledged.count))])
+                return
+            }
+        }
+        unacknowledged.removeAll(keepingCapacity: true)
+        runtime.reportLater("recorded")
+    }
+
     /// Records a job's outcome in Redis, retrying through outages until it lands.
     private func finish(_ end: PendingEnd) {
         var outcome = "unrecorded"
         defer {
-            runtime.report("done \(outcome) \(lastSendMilliseconds)")
+            runtime.reportLater("done \(outcome) \(lastSendMilliseconds)")
             lastSendMilliseconds = 0
         }
         while true {
@@ -293,21 +368,8 @@ final class WorkerProcess {
             try session.dropDuplicate(raw: raw)
             log.warning("already sent; not sending again", [("job.id", jobID)])
             return "duplicate"
-        case .acknowledge(let raw, let job, let messageID, let elapsed, let started):
-            // On a busy queue the next job comes with the acknowledgement, unless a
-            // check-in is due or the worker is stopping.
-            let takeNext =
-                runtime.stopRequest == nil && pauseReason == nil
-                && Monotonic.now() - lastCheckIn < checkInInterval
-            prefetched = try session.acknowledge(
-                raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsed,
-                startedMicroseconds: started, takeNext: takeNext)
-            log.info(
-                "sent",
-                [
-                    ("job.id", job.id), ("recipients", String(job.email.recipientCount)),
-                    ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
-                ])
+        case .acknowledge(let sent):
+            try session.acknowledge([sent])
             return "sent"
         case .fail(let raw, let jobID, let payload, let failure):
             if case .pause(let seconds) = failure.action {

@@ -106,39 +106,90 @@ enum QueueScripts {
             return {#due, math.max(0, tonumber(next[2]) - t)}
             """
 
-    /// Acknowledges a sent job: removes it from the in-flight list, records
-    /// its SES message id and publishes a `sent` event.
-    /// KEYS: in-flight, attempts, result, stats, events, queue.
-    /// ARGV: job bytes, job id, message id, result ttl s, events max length,
-    /// payload, recipients, elapsed ms, send start (µs since the epoch, worker's clock),
-    /// `1` to take the next job in the same call, the key prefix.
-    /// Returns {next job or false, 1 if the next job's result is recorded, 0 if
-    /// not, -1 if its id is unknown here}.
+    /// Acknowledges a batch of sent jobs and takes the next batch, in one round trip:
+    /// removes the jobs from the in-flight list, records their SES message ids and
+    /// publishes `sent` events, then moves up to `take` queued jobs into the
+    /// in-flight list.
+    ///
+    /// A worker ends its jobs in the order it took them, so its sent jobs are the
+    /// oldest, rightmost entries of its in-flight list. When the list holds exactly
+    /// as many jobs as the worker believes (`expected`), nobody else touched it and
+    /// they are trimmed off by count; otherwise (a monitor returned the jobs) the
+    /// script changes nothing and answers `recheck`, and the worker calls again with
+    /// the jobs' bytes, which are then removed one by one (from the queue when a
+    /// monitor put them back there, so that they are not sent twice).
+    /// KEYS: in-flight, attempts, stats, events, queue.
+    /// ARGV: sent job count n, result ttl s, events max length, key prefix, jobs to take,
+    /// expected in-flight length (or -1 with the jobs' bytes), then 7 values per sent
+    /// job: job bytes (or empty), job id, message id, payload, recipients, elapsed ms,
+    /// send start (µs since the epoch, worker's clock).
+    /// Returns `recheck`, or the taken jobs, each followed by 1 if its result is
+    /// recorded, 0 if not, -1 if its id is unknown here.
     static let acknowledge =
         now + typeGuard + """
-            local refused = expect('list', 'hash', 'string', 'hash', 'stream', 'list')
+            local refused = expect('list', 'hash', 'hash', 'stream', 'list')
             if refused then return refused end
+            local n = tonumber(ARGV[1])
+            local expected = tonumber(ARGV[6])
+            if expected >= 0 then
+              if redis.call('LLEN', KEYS[1]) ~= expected then return 'recheck' end
+              if n > 0 then redis.call('LTRIM', KEYS[1], 0, -n - 1) end
+            end
             local t = now_ms()
-            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
-              -- A monitor gave the job back to the queue meanwhile: take it out
-              -- again so that it is not sent twice.
-              redis.call('LREM', KEYS[6], -1, ARGV[1])
+            local prefix = ARGV[4]
+            local ids = {}
+            for i = 0, n - 1 do
+              local id, message = ARGV[8 + i * 7], ARGV[9 + i * 7]
+              if expected < 0 and redis.call('LREM', KEYS[1], -1, ARGV[7 + i * 7]) == 0 then
+                redis.call('LREM', KEYS[5], -1, ARGV[7 + i * 7])
+              end
+              ids[i + 1] = id
+              redis.call('SET', prefix .. 'result:' .. id,
+                cjson.encode({message_id = message, sent_at = t}), 'EX', ARGV[2])
+              redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'event', 'sent', 'job', id,
+                'message_id', message, 'payload', ARGV[10 + i * 7], 'recipients', ARGV[11 + i * 7],
+                'elapsed_ms', ARGV[12 + i * 7], 'started_us', ARGV[13 + i * 7])
             end
-            redis.call('HDEL', KEYS[2], ARGV[2])
-            redis.call('SET', KEYS[3], cjson.encode({message_id = ARGV[3], sent_at = t}), 'EX', ARGV[4])
-            redis.call('HINCRBY', KEYS[4], 'sent', 1)
-            redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'event', 'sent', 'job', ARGV[2],
-              'message_id', ARGV[3], 'payload', ARGV[6], 'recipients', ARGV[7], 'elapsed_ms', ARGV[8],
-              'started_us', ARGV[9])
-            if ARGV[10] ~= '1' then return {false, 0} end
-            -- Take the next job now, saving the worker a round trip on a busy queue.
-            local job = redis.call('LMOVE', KEYS[6], KEYS[1], 'RIGHT', 'LEFT')
-            if not job then return {false, 0} end
-            local ok, decoded = pcall(cjson.decode, job)
-            if ok and type(decoded) == 'table' and type(decoded.id) == 'string' then
-              return {job, redis.call('EXISTS', ARGV[11] .. 'result:' .. decoded.id)}
+            if n > 0 then
+              redis.call('HDEL', KEYS[2], unpack(ids))
+              redis.call('HINCRBY', KEYS[3], 'sent', n)
             end
-            return {job, -1}
+            -- Taking the next jobs here saves the worker a round trip on a busy queue.
+            -- This library writes the id first; other producers' jobs are decoded.
+            local function job_id(job)
+              local id = string.match(job, '^{"id":"([^"\\\\]+)"')
+              if id then return id end
+              local ok, decoded = pcall(cjson.decode, job)
+              if ok and type(decoded) == 'table' and type(decoded.id) == 'string' then
+                return decoded.id
+              end
+              return nil
+            end
+            local take = tonumber(ARGV[5])
+            if take == 0 then return {} end
+            local jobs = redis.call('LRANGE', KEYS[5], -take, -1)
+            if #jobs == 0 then return {} end
+            redis.call('LTRIM', KEYS[5], 0, -#jobs - 1)
+            -- The oldest job is rightmost in both lists, so it goes in first.
+            local reversed = {}
+            for i = #jobs, 1, -1 do reversed[#reversed + 1] = jobs[i] end
+            redis.call('LPUSH', KEYS[1], unpack(reversed))
+            local taken, keys = {}, {}
+            for i = #jobs, 1, -1 do
+              local job = jobs[i]
+              local id = job_id(job)
+              taken[#taken + 1] = job
+              taken[#taken + 1] = id and 0 or -1
+              if id then keys[#keys + 1] = prefix .. 'result:' .. id end
+            end
+            -- One EXISTS for the batch; only when some result is recorded, ask one by one.
+            if #keys > 0 and redis.call('EXISTS', unpack(keys)) > 0 then
+              for i = 2, #taken, 2 do
+                local id = job_id(taken[i - 1])
+                if id then taken[i] = redis.call('EXISTS', prefix .. 'result:' .. id) end
+              end
+            end
+            return taken
             """
 
     /// Reserves recipients in the cluster-wide rate (GCRA on Redis's clock),

@@ -28,6 +28,65 @@ public enum FailureOutcome: Sendable, Equatable {
     case dead(attempts: Int)
 }
 
+/// A job SES accepted, waiting for its acknowledgement.
+public struct SentJob: Sendable {
+    /// The job's bytes as taken.
+    public var raw: [UInt8]
+    /// The job's id.
+    public var id: String
+    /// The SES message id.
+    public var messageID: String
+    /// The job's payload, or empty.
+    public var payload: String
+    /// The message's recipient count.
+    public var recipients: Int
+    /// How long the send took.
+    public var elapsedMilliseconds: Int
+    /// When the send started, in µs since the epoch on the worker's clock; rate checks
+    /// read it from the events stream.
+    public var startedMicroseconds: Int64
+
+    /// Describes an accepted send.
+    ///
+    /// - Parameters:
+    ///   - raw: The job's bytes as taken.
+    ///   - job: The decoded job.
+    ///   - messageID: The SES message id.
+    ///   - elapsedMilliseconds: How long the send took.
+    ///   - startedMicroseconds: When the send started (µs since the epoch).
+    public init(
+        raw: [UInt8], job: Job, messageID: String, elapsedMilliseconds: Int = 0,
+        startedMicroseconds: Int64 = 0
+    ) {
+        self.raw = raw
+        id = job.id
+        self.messageID = messageID
+        payload = job.payload ?? ""
+        recipients = job.email.recipientCount
+        self.elapsedMilliseconds = elapsedMilliseconds
+        self.startedMicroseconds = startedMicroseconds
+    }
+}
+
+/// A job moved from the queue into a worker's in-flight list.
+public struct TakenJob: Sendable {
+    /// The job's bytes.
+    public var raw: [UInt8]
+    /// Whether the job's result is already recorded (it was sent before); nil when
+    /// its id could not be read in Redis.
+    public var wasSent: Bool?
+
+    /// Describes a taken job.
+    ///
+    /// - Parameters:
+    ///   - raw: The job's bytes.
+    ///   - wasSent: Whether its result is recorded, if known.
+    public init(raw: [UInt8], wasSent: Bool?) {
+        self.raw = raw
+        self.wasSent = wasSent
+    }
+}
+
 /// The queue operations of one worker, over its own Redis connection.
 public final class WorkerSession {
     /// The worker's id, unique across hosts and processes.
@@ -213,27 +272,26 @@ public final class WorkerSession {
         return max(0, reply.integer ?? 0)
     }
 
-    /// Acknowledges, for a worker that died, a job SES accepted before the worker could
-    /// record it: finds the job in the worker's in-flight list by id and acknowledges it.
+    /// Acknowledges, for a worker that died, jobs SES accepted before the worker could
+    /// record them: finds each job in the worker's in-flight list by id and acknowledges it.
     ///
-    /// - Parameters:
-    ///   - jobID: The job's id, as the worker reported it.
-    ///   - messageID: The SES message id the worker reported.
-    /// - Returns: Whether the job was found in flight and acknowledged.
+    /// - Parameter accepted: The job ids and SES message ids the worker reported.
+    /// - Returns: How many of the jobs were found in flight and acknowledged.
     /// - Throws: `RedisError`.
-    public func acknowledgeForDeadWorker(jobID: String, messageID: String) throws(RedisError)
-        -> Bool
+    public func acknowledgeForDeadWorker(_ accepted: [(jobID: String, messageID: String)])
+        throws(RedisError) -> Int
     {
         let inFlight = try connected().command("LRANGE", keys.inFlight(worker: workerID), "0", "-1")
             .checked("LRANGE").elements
+        var found: [SentJob] = []
         for item in inFlight {
-            guard case .bulk(let raw) = item, let job = try? Job.decode(raw), job.id == jobID else {
-                continue
-            }
-            try acknowledge(raw: raw, job: job, messageID: messageID, elapsedMilliseconds: 0)
-            return true
+            guard case .bulk(let raw) = item, let job = try? Job.decode(raw),
+                let match = accepted.first(where: { $0.jobID == job.id })
+            else { continue }
+            found.append(SentJob(raw: raw, job: job, messageID: match.messageID))
         }
-        return false
+        if !found.isEmpty { try acknowledge(found) }
+        return found.count
     }
 
     /// Drops a taken job that was already sent, without sending it again.
@@ -246,41 +304,82 @@ public final class WorkerSession {
             arguments: [RedisArgument(bytes: raw)])
     }
 
-    /// Acknowledges a sent job and records its SES message id.
+    /// Acknowledges one sent job and records its SES message id.
     ///
     /// - Parameters:
     ///   - raw: The job's bytes as taken.
     ///   - job: The decoded job.
     ///   - messageID: The SES message id.
     ///   - elapsedMilliseconds: How long the send took.
-    ///   - startedMicroseconds: When the send started, in µs since the epoch on the
-    ///     worker's clock; rate checks read it from the events stream.
-    ///   - takeNext: Also move the next queued job, if any, into the in-flight list.
-    /// - Returns: The next job when `takeNext` found one, with whether its result is
-    ///   already recorded (nil when the script could not tell).
+    /// - Throws: `RedisError`.
+    public func acknowledge(raw: [UInt8], job: Job, messageID: String, elapsedMilliseconds: Int)
+        throws(RedisError)
+    {
+        try acknowledge([
+            SentJob(
+                raw: raw, job: job, messageID: messageID, elapsedMilliseconds: elapsedMilliseconds)
+        ])
+    }
+
+    /// Acknowledges sent jobs, recording their SES message ids, and takes up to `take`
+    /// queued jobs into the in-flight list, all in one round trip.
+    ///
+    /// - Parameters:
+    ///   - sent: The jobs SES accepted, in the order they were taken.
+    ///   - inFlight: How many jobs the worker holds in flight, the sent ones included,
+    ///     when all of them were taken by this session and the sent ones are the oldest;
+    ///     the jobs are then removed by count, without sending their bytes again. Nil
+    ///     removes each job by its bytes.
+    ///   - take: How many queued jobs to move in flight (0 for none).
+    /// - Returns: The jobs taken, oldest first.
     /// - Throws: `RedisError`.
     @discardableResult
-    public func acknowledge(
-        raw: [UInt8], job: Job, messageID: String, elapsedMilliseconds: Int,
-        startedMicroseconds: Int64 = 0, takeNext: Bool = false
-    ) throws(RedisError) -> (raw: [UInt8], wasSent: Bool?)? {
-        let keyList = [
-            keys.inFlight(worker: workerID), keys.attempts, keys.result(job: job.id), keys.stats,
-            keys.events, keys.queue,
-        ]
-        let arguments: [RedisArgument] = [
-            RedisArgument(bytes: raw), RedisArgument(job.id), RedisArgument(messageID),
-            RedisArgument(resultTTL), RedisArgument(eventsMaxLength),
-            RedisArgument(job.payload ?? ""), RedisArgument(job.email.recipientCount),
-            RedisArgument(elapsedMilliseconds), RedisArgument(String(startedMicroseconds)),
-            RedisArgument(takeNext ? "1" : "0"), RedisArgument(keys.prefix),
-        ]
+    public func acknowledge(_ sent: [SentJob], inFlight: Int? = nil, take: Int = 0)
+        throws(RedisError) -> [TakenJob]
+    {
         let reply = try acknowledgeScript.run(
-            on: try connected(), keys: keyList, arguments: arguments)
+            on: try connected(),
+            keys: [
+                keys.inFlight(worker: workerID), keys.attempts, keys.stats, keys.events,
+                keys.queue,
+            ],
+            arguments: acknowledgeArguments(sent, inFlight: inFlight, take: take))
+        if reply.string == "recheck" {
+            // A monitor returned the jobs meanwhile: remove them by their bytes.
+            return try acknowledge(sent, inFlight: nil, take: take)
+        }
         let parts = reply.elements
-        guard parts.count == 2, case .bulk(let next) = parts[0] else { return nil }
-        let sent = parts[1].integer ?? -1
-        return (next, sent < 0 ? nil : sent == 1)
+        var taken: [TakenJob] = []
+        taken.reserveCapacity(parts.count / 2)
+        var index = 0
+        while index + 1 < parts.count {
+            guard case .bulk(let raw) = parts[index] else {
+                throw .unexpected(command: "acknowledge script", reply: "\(reply)")
+            }
+            let sentFlag = parts[index + 1].integer ?? -1
+            taken.append(TakenJob(raw: raw, wasSent: sentFlag < 0 ? nil : sentFlag == 1))
+            index += 2
+        }
+        return taken
+    }
+
+    private func acknowledgeArguments(_ sent: [SentJob], inFlight: Int?, take: Int)
+        -> [RedisArgument]
+    {
+        var arguments: [RedisArgument] = [
+            RedisArgument(sent.count), RedisArgument(resultTTL), RedisArgument(eventsMaxLength),
+            RedisArgument(keys.prefix), RedisArgument(take), RedisArgument(inFlight ?? -1),
+        ]
+        arguments.reserveCapacity(arguments.count + sent.count * 7)
+        for job in sent {
+            arguments += [
+                inFlight == nil ? RedisArgument(bytes: job.raw) : "", RedisArgument(job.id),
+                RedisArgument(job.messageID), RedisArgument(job.payload),
+                RedisArgument(job.recipients), RedisArgument(job.elapsedMilliseconds),
+                RedisArgument(String(job.startedMicroseconds)),
+            ]
+        }
+        return arguments
     }
 
     /// Ends an attempt that did not send.
