@@ -92,22 +92,15 @@ public final class SESClient {
                 classification: .permanent)
         }
 
-        let payload = SendEmailBody(valid, renderer: MIMERenderer(date: now()))
-        let body = try encode(payload, operation: operation)
+        let body = SendEmailBody(valid, renderer: MIMERenderer(date: now())).encoded()
         let response = try call(
             operation, method: "POST", path: "/v2/email/outbound-emails",
             contentType: "application/json", body: body)
 
-        struct Answer: Decodable {
-            var messageId: String
-            enum CodingKeys: String, CodingKey { case messageId = "MessageId" }
-        }
-        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)),
-            !answer.messageId.isEmpty
-        else {
+        guard let messageID = Self.messageID(in: response.body), !messageID.isEmpty else {
             throw SESError.malformed(response, operation: operation, expected: "a MessageId")
         }
-        return SentMessage(messageId: answer.messageId)
+        return SentMessage(messageId: messageID)
     }
 
     /// Reads the account's status and limits with SES v2 GetAccount.
@@ -179,16 +172,17 @@ extension SESClient {
         return response
     }
 
-    private func encode(_ payload: SendEmailBody, operation: String) throws(SESError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        do {
-            return [UInt8](try encoder.encode(payload))
-        } catch {
-            throw SESError(
-                operation: operation, kind: .requestEncoding,
-                message: "cannot encode the request: \(error)", classification: .permanent)
+    /// The `MessageId` of a SendEmail answer.
+    static func messageID(in body: [UInt8]) -> String? {
+        struct Answer: Decodable {
+            var messageId: String
+            enum CodingKeys: String, CodingKey { case messageId = "MessageId" }
         }
+        // SES answers a flat object of strings, which the small reader takes.
+        if let members = JSONValue.parse(body)?.members {
+            for case ("MessageId", .string(let id)) in members { return id }
+        }
+        return try? JSONDecoder().decode(Answer.self, from: Data(body)).messageId
     }
 
     /// The error without the secret key or session token, should SES ever echo them.

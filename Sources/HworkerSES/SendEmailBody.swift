@@ -15,76 +15,41 @@
 import HworkerMail
 
 /// `POST /v2/email/outbound-emails` request body.
-struct SendEmailBody: Encodable, Equatable {
-    struct Destination: Encodable, Equatable {
+struct SendEmailBody: Equatable {
+    struct Destination: Equatable {
         var toAddresses: [String]?
         var ccAddresses: [String]?
         var bccAddresses: [String]?
-
-        enum CodingKeys: String, CodingKey {
-            case toAddresses = "ToAddresses"
-            case ccAddresses = "CcAddresses"
-            case bccAddresses = "BccAddresses"
-        }
     }
 
-    struct Text: Encodable, Equatable {
+    struct Text: Equatable {
         var data: String
         var charset = "UTF-8"
-
-        enum CodingKeys: String, CodingKey {
-            case data = "Data"
-            case charset = "Charset"
-        }
     }
 
-    struct Body: Encodable, Equatable {
+    struct Body: Equatable {
         var text: Text?
         var html: Text?
-
-        enum CodingKeys: String, CodingKey {
-            case text = "Text"
-            case html = "Html"
-        }
     }
 
-    struct Simple: Encodable, Equatable {
+    struct Simple: Equatable {
         var subject: Text
         var body: Body
-
-        enum CodingKeys: String, CodingKey {
-            case subject = "Subject"
-            case body = "Body"
-        }
     }
 
-    struct Raw: Encodable, Equatable {
+    struct Raw: Equatable {
         /// The MIME message in base64.
         var data: String
-
-        enum CodingKeys: String, CodingKey {
-            case data = "Data"
-        }
     }
 
-    struct Content: Encodable, Equatable {
+    struct Content: Equatable {
         var simple: Simple?
         var raw: Raw?
-
-        enum CodingKeys: String, CodingKey {
-            case simple = "Simple"
-            case raw = "Raw"
-        }
     }
 
-    struct Tag: Encodable, Equatable {
+    struct Tag: Equatable {
         var name: String
         var value: String
-
-        enum CodingKeys: String, CodingKey {
-            case name = "Name"
-            case value = "Value"
-        }
     }
 
     var fromEmailAddress: String?
@@ -93,15 +58,6 @@ struct SendEmailBody: Encodable, Equatable {
     var content: Content
     var emailTags: [Tag]?
     var configurationSetName: String?
-
-    enum CodingKeys: String, CodingKey {
-        case fromEmailAddress = "FromEmailAddress"
-        case destination = "Destination"
-        case replyToAddresses = "ReplyToAddresses"
-        case content = "Content"
-        case emailTags = "EmailTags"
-        case configurationSetName = "ConfigurationSetName"
-    }
 }
 
 extension SendEmailBody {
@@ -140,5 +96,73 @@ extension SendEmailBody {
     /// The encoded form of an address; validation has already parsed it.
     private static func encodedAddress(_ text: String) -> String {
         (try? MailAddress(parsing: text))?.encoded ?? text
+    }
+}
+
+extension SendEmailBody {
+    /// The request body: JSON with SES's member names, absent parts left out.
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512 + (content.raw?.data.utf8.count ?? 0))
+        var object = JSONObjectWriter(&out)
+        object.member("FromEmailAddress", fromEmailAddress, &out)
+        if let destination {
+            object.key("Destination", &out)
+            var inner = JSONObjectWriter(&out)
+            inner.member("ToAddresses", destination.toAddresses ?? [], &out)
+            inner.member("CcAddresses", destination.ccAddresses ?? [], &out)
+            inner.member("BccAddresses", destination.bccAddresses ?? [], &out)
+            inner.finish(&out)
+        }
+        object.member("ReplyToAddresses", replyToAddresses ?? [], &out)
+        object.key("Content", &out)
+        var contentObject = JSONObjectWriter(&out)
+        if let simple = content.simple {
+            contentObject.key("Simple", &out)
+            var simpleObject = JSONObjectWriter(&out)
+            simpleObject.key("Subject", &out)
+            Self.append(simple.subject, to: &out)
+            simpleObject.key("Body", &out)
+            var body = JSONObjectWriter(&out)
+            if let text = simple.body.text {
+                body.key("Text", &out)
+                Self.append(text, to: &out)
+            }
+            if let html = simple.body.html {
+                body.key("Html", &out)
+                Self.append(html, to: &out)
+            }
+            body.finish(&out)
+            simpleObject.finish(&out)
+        }
+        if let raw = content.raw {
+            contentObject.key("Raw", &out)
+            var rawObject = JSONObjectWriter(&out)
+            rawObject.member("Data", raw.data, &out)
+            rawObject.finish(&out)
+        }
+        contentObject.finish(&out)
+        if let emailTags {
+            object.key("EmailTags", &out)
+            out.append(0x5B)
+            for (index, tag) in emailTags.enumerated() {
+                if index > 0 { out.append(0x2C) }
+                var tagObject = JSONObjectWriter(&out)
+                tagObject.member("Name", tag.name, &out)
+                tagObject.member("Value", tag.value, &out)
+                tagObject.finish(&out)
+            }
+            out.append(0x5D)
+        }
+        object.member("ConfigurationSetName", configurationSetName, &out)
+        object.finish(&out)
+        return out
+    }
+
+    private static func append(_ text: Text, to out: inout [UInt8]) {
+        var object = JSONObjectWriter(&out)
+        object.member("Data", text.data, &out)
+        object.member("Charset", text.charset, &out)
+        object.finish(&out)
     }
 }
