@@ -111,11 +111,22 @@ public struct JSONObjectWriter {
         var text = text
         text.withUTF8 { bytes in
             var start = 0
-            for index in bytes.indices {
+            var index = 0
+            while index < bytes.count {
+                // Eight bytes at a time while none of them needs escaping.
+                if index + 8 <= bytes.count,
+                    !needsEscape(
+                        UnsafeRawBufferPointer(bytes).loadUnaligned(
+                            fromByteOffset: index, as: UInt64.self))
+                {
+                    index += 8
+                    continue
+                }
                 let byte = bytes[index]
+                index += 1
                 guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-                out.append(contentsOf: bytes[start..<index])
-                start = index + 1
+                out.append(contentsOf: bytes[start..<index - 1])
+                start = index
                 switch byte {
                 case 0x22, 0x5C: out += [0x5C, byte]
                 case 0x0A: out += [0x5C, 0x6E]
@@ -127,6 +138,16 @@ public struct JSONObjectWriter {
             out.append(contentsOf: bytes[start...])
         }
         out.append(0x22)
+    }
+
+    /// Whether any of the eight bytes in `word` is a control character, `"` or `\`
+    /// (the classic "has a byte less than n" and "has a zero byte" bit tricks).
+    private static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        let control = (word &- ones &* 0x20) & ~word & highs != 0
+        return control || hasZero(word ^ (ones &* 0x22)) || hasZero(word ^ (ones &* 0x5C))
     }
 
     private static func hexDigit(_ value: UInt8) -> UInt8 {

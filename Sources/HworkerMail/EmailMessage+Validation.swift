@@ -232,6 +232,10 @@ extension EmailMessage {
     }
 
     private func checkSize() throws(EmailValidationError) {
+        // Most messages are far below the limit even if every byte needed escaping.
+        if MIMERenderer.estimatedSize(of: self, quickly: true) <= Self.maximumMessageBytes {
+            return
+        }
         let size = MIMERenderer.estimatedSize(of: self)
         if size > Self.maximumMessageBytes {
             throw EmailValidationError(

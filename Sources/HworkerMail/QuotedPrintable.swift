@@ -71,7 +71,17 @@ enum QuotedPrintable {
         for byte in text.utf8 {
             total += isLiteral(byte) ? 1 : 3
         }
-        return total + (total / (maxLine - 1) + 1) * 3 + 2
+        return withSoftBreaks(total)
+    }
+
+    /// The encoded size of `count` bytes that all need escaping: the most any text of
+    /// that length can take.
+    static func worstEncodedLength(of count: Int) -> Int {
+        withSoftBreaks(3 * count)
+    }
+
+    private static func withSoftBreaks(_ total: Int) -> Int {
+        total + (total / (maxLine - 1) + 1) * 3 + 2
     }
 
     /// Printable ASCII other than `=` stands for itself.

@@ -76,7 +76,7 @@ public final class MailQueue {
         sendAt: QueueTime? = nil
     ) throws(EnqueueError) -> String {
         let job = try Self.validatedJob(email, payload: payload, id: id)
-        try push([job.encoded()], sendAt: sendAt)
+        try push([job], sendAt: sendAt)
         return job.id
     }
 
@@ -90,50 +90,57 @@ public final class MailQueue {
     /// - Throws: `EnqueueError.invalid` for the first invalid job (its index in the field
     ///   path), or `EnqueueError.redis`.
     public func enqueue(_ jobs: [Job], sendAt: QueueTime? = nil) throws(EnqueueError) {
-        var encoded: [[UInt8]] = []
-        encoded.reserveCapacity(jobs.count)
+        var checked: [Job] = []
+        checked.reserveCapacity(jobs.count)
         for (index, job) in jobs.enumerated() {
             do {
-                let checked = try Self.validatedJob(job.email, payload: job.payload, id: job.id)
-                encoded.append(checked.encoded())
+                checked.append(try Self.validatedJob(job.email, payload: job.payload, id: job.id))
             } catch .invalid(let field, let reason) {
                 throw .invalid(field: "jobs[\(index)].\(field)", reason: reason)
             } catch {
                 throw error
             }
         }
-        try push(encoded, sendAt: sendAt)
+        try push(checked, sendAt: sendAt)
     }
 
-    /// Pushes already encoded jobs, at most 1,000 per command, all in one
-    /// pipeline: LPUSH onto the queue, or ZADD into the delayed set scored
-    /// with the send-at time.
-    private func push(_ encoded: [[UInt8]], sendAt: QueueTime?) throws(EnqueueError) {
+    /// Pushes valid jobs, at most 1,000 per command, all in one pipeline: LPUSH onto
+    /// the queue, or ZADD into the delayed set scored with the send-at time. Each
+    /// command is written as soon as it is encoded, so Redis stores one while the
+    /// next is encoded; the replies are read at the end.
+    private func push(_ jobs: [Job], sendAt: QueueTime?) throws(EnqueueError) {
         if let sendAt, sendAt.epochMilliseconds < 0 || sendAt > QueueTime.latest {
             throw .invalid(field: "send_at", reason: "must be between 1970 and 9999")
         }
-        var commands: [[RedisArgument]] = []
-        var start = 0
-        while start < encoded.count {
-            let end = min(start + 1000, encoded.count)
-            let batch = encoded[start..<end]
-            if let sendAt {
-                let score = RedisArgument(String(sendAt.epochMilliseconds))
-                commands.append(
-                    ["ZADD", RedisArgument(keys.delayed)]
-                        + batch.flatMap {
-                            [score, RedisArgument(bytes: DelayedMember.member(for: $0))]
-                        }
-                )
-            } else {
-                commands.append(
-                    ["LPUSH", RedisArgument(keys.queue)] + batch.map(RedisArgument.init(bytes:)))
-            }
-            start = end
-        }
         let name = sendAt == nil ? "LPUSH" : "ZADD"
+        let score = sendAt.map { RedisArgument(String($0.epochMilliseconds)) }
         do {
-            for reply in try connected().pipeline(commands) { try reply.checked(name) }
+            let connection = try connected()
+            var sent = 0
+            var start = 0
+            while start < jobs.count {
+                let end = min(start + 1000, jobs.count)
+                var command: [RedisArgument] = [
+                    RedisArgument(name), RedisArgument(score == nil ? keys.queue : keys.delayed),
+                ]
+                command.reserveCapacity(2 + (end - start) * (score == nil ? 1 : 2))
+                for job in jobs[start..<end] {
+                    if let score {
+                        command += [
+                            score, RedisArgument(bytes: DelayedMember.member(for: job.encoded())),
+                        ]
+                    } else {
+                        command.append(RedisArgument(bytes: job.encoded()))
+                    }
+                }
+                try connection.send(command)
+                sent += 1
+                start = end
+            }
+            // Every reply is read before one is checked, so that the connection stays in step.
+            var replies: [RedisReply] = []
+            for _ in 0..<sent { replies.append(try connection.receive()) }
+            for reply in replies { try reply.checked(name) }
         } catch {
             throw .redis(error)
         }

@@ -75,6 +75,17 @@ struct JSONValueTests {
         }
     }
 
+    @Test func stringsOfEveryLengthAreEscapedRight() throws {
+        let alphabet = Array("abcdefgh\"\\\n\u{1}\u{1f} é😀")
+        for length in 0..<200 {
+            let text = String((0..<length).map { _ in alphabet.randomElement()! })
+            var written: [UInt8] = []
+            JSONObjectWriter.appendString(text, to: &written)
+            #expect(try JSONDecoder().decode(String.self, from: Data(written)) == text)
+            #expect(JSONValue.parse(written) == .string(text))
+        }
+    }
+
     @Test func theHandWrittenFormDecodesToTheSameMessageWithBinaryParts() throws {
         let message = EmailMessage(
             from: "a@example.com", to: ["b@example.com"], subject: "s\u{1}", text: "t",
