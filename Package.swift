@@ -14,21 +14,21 @@ let package = Package(
         // C libraries from Debian, wrapped as system-library targets.
         .systemLibrary(
             name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        .systemLibrary(
-            name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libcurl's headers only: CSupport loads the library itself when a process first
+        // talks to SES (see CSupport.h), so it is not linked.
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Typed wrappers for variadic C functions, and the shared-memory atomics.
         .target(
             name: "CSupport",
             dependencies: ["CCurl"],
-            linkerSettings: [.linkedLibrary("rt"), .linkedLibrary("pthread")]
+            linkerSettings: [.linkedLibrary("rt"), .linkedLibrary("pthread"), .linkedLibrary("dl")]
         ),
 
         .target(name: "HworkerRedis", dependencies: ["CHiredis", "CSupport"]),
         .target(name: "HworkerMail"),
         .target(name: "HworkerQueue", dependencies: ["HworkerRedis", "HworkerMail"]),
-        .target(name: "HworkerSES", dependencies: ["HworkerMail", "CCurl", "CCrypto", "CSupport"]),
+        .target(name: "HworkerSES", dependencies: ["HworkerMail", "CCurl", "CSupport"]),
         .target(name: "HworkerRate", dependencies: ["CSupport"]),
         .target(
             name: "HworkerDaemon",

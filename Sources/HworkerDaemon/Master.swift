@@ -99,6 +99,9 @@ final class Master {
     private var metrics = Metrics()
     /// Workers that died after SES accepted a send that nobody could record yet.
     private var unrecordedSends: [ChildRecord] = []
+    /// Until when (CLOCK_MONOTONIC ns) status pipes are left unread, gathering lines.
+    private var statusQuietUntil: Int64 = 0
+    private let statusInterval: Int64 = 20_000_000
     private var nextUnrecordedRetry: Int64 = 0
     private var metricsServer: MetricsServer?
     private let startedAt = Monotonic.now()
@@ -209,17 +212,31 @@ final class Master {
     private func waitForEvents() {
         var fds = [pollfd(fd: signals.fileDescriptor, events: Int16(POLLIN), revents: 0)]
         let records = Array(children.values)
+        // Busy workers write status lines for every job; reading them at most every
+        // `statusInterval` lets the lines of many jobs arrive in one wake-up. While a
+        // child is starting, its `ready` is read at once.
+        let now = Monotonic.now()
+        let readNow = now >= statusQuietUntil || records.contains { !$0.ready }
         for record in records {
-            fds.append(pollfd(fd: record.statusFD, events: Int16(POLLIN), revents: 0))
+            fds.append(
+                pollfd(fd: readNow ? record.statusFD : -1, events: Int16(POLLIN), revents: 0))
         }
         if let metricsServer {
             fds.append(pollfd(fd: metricsServer.fileDescriptor, events: Int16(POLLIN), revents: 0))
         }
-        let count = poll(&fds, nfds_t(fds.count), nextTimeout())
-        guard count > 0 else { return }
-        for (index, record) in records.enumerated() where fds[index + 1].revents != 0 {
-            readStatus(of: record.pid)
+        var timeout = nextTimeout()
+        if !readNow {
+            let quiet = Int32((statusQuietUntil - now) / 1_000_000 + 1)
+            timeout = timeout < 0 ? quiet : min(timeout, quiet)
         }
+        let count = poll(&fds, nfds_t(fds.count), timeout)
+        guard count > 0 else { return }
+        var read = false
+        for (index, record) in records.enumerated() where fds[index + 1].revents != 0 {
+            drainStatus(of: record.pid)
+            read = true
+        }
+        if read { statusQuietUntil = Monotonic.now() + statusInterval }
         if let metricsServer, fds[records.count + 1].revents != 0 {
             metricsServer.serve { renderMetrics() }
         }
@@ -245,9 +262,20 @@ final class Master {
         return Int32(max(0, min(remaining, 60_000)))
     }
 
+    /// Reads every status line a child left in its pipe.
+    private func drainStatus(of pid: pid_t) {
+        // A pipe holds 64 KiB unless enlarged: a few reads empty it.
+        for _ in 0..<64 {
+            guard let record = children[pid], record.statusFD >= 0 else { return }
+            var fd = pollfd(fd: record.statusFD, events: Int16(POLLIN), revents: 0)
+            guard poll(&fd, 1, 0) > 0 else { return }
+            readStatus(of: pid)
+        }
+    }
+
     private func readStatus(of pid: pid_t) {
         guard var record = children[pid] else { return }
-        var buffer = [UInt8](repeating: 0, count: 4096)
+        var buffer = [UInt8](repeating: 0, count: 16384)
         let count = read(record.statusFD, &buffer, buffer.count)
         if count == 0 {
             // The child closed its status pipe: it is exiting; SIGCHLD follows.
@@ -358,6 +386,8 @@ final class Master {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
+            // What the child wrote last (a send SES accepted) is read before its exit is handled.
+            drainStatus(of: pid)
             guard let record = children.removeValue(forKey: pid) else { continue }
             childExited(record, status: status)
         }

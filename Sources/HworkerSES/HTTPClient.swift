@@ -70,11 +70,10 @@ public final class HTTPClient {
     /// - Parameter options: Limits and routing for every request.
     /// - Throws: `HTTPClientError` if libcurl cannot initialize or create a handle.
     public init(options: Options = Options()) throws(HTTPClientError) {
-        guard curlGlobalInitResult == CURLE_OK.rawValue else {
-            throw HTTPClientError(
-                call: "curl_global_init", code: curlGlobalInitResult, message: "global init failed")
+        if let failure = hw_curl_load() {
+            throw HTTPClientError(call: "load libcurl", code: -1, message: String(cString: failure))
         }
-        guard let handle = curl_easy_init() else {
+        guard let handle = hw_curl_easy_init() else {
             throw HTTPClientError(call: "curl_easy_init", code: -1, message: "no handle")
         }
         self.handle = handle
@@ -84,7 +83,7 @@ public final class HTTPClient {
     }
 
     deinit {
-        curl_easy_cleanup(handle)
+        hw_curl_easy_cleanup(handle)
         errorBuffer.deallocate()
     }
 
@@ -95,7 +94,7 @@ public final class HTTPClient {
     /// - Throws: `HTTPClientError` when no complete answer arrived: connection refused or
     ///   reset, timeout, TLS failure, or an answer over the size limit.
     public func perform(_ request: HTTPRequest) throws(HTTPClientError) -> HTTPResponse {
-        curl_easy_reset(handle)
+        hw_curl_easy_reset(handle)
         errorBuffer[0] = 0
         let sink = ResponseSink(limit: options.maximumResponseBytes)
         var headerList = HeaderList(Self.wireHeaders(for: request))
@@ -113,7 +112,7 @@ public final class HTTPClient {
                     failure = ("curl_easy_setopt(\(failed.option.rawValue))", failed.code)
                     return
                 }
-                let code = curl_easy_perform(handle)
+                let code = hw_curl_easy_perform(handle)
                 if code != CURLE_OK {
                     failure = (
                         "curl_easy_perform", sink.overflowed ? CURLE_FILESIZE_EXCEEDED : code
@@ -192,7 +191,7 @@ public final class HTTPClient {
 
     private func error(_ call: String, _ code: CURLcode) -> HTTPClientError {
         let detail = String(cString: errorBuffer)
-        let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        let message = detail.isEmpty ? String(cString: hw_curl_easy_strerror(code)) : detail
         return HTTPClientError(call: call, code: Int32(code.rawValue), message: message)
     }
 
@@ -201,9 +200,6 @@ public final class HTTPClient {
         return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 }
-
-/// curl_global_init's result, computed once before the first handle exists.
-private let curlGlobalInitResult: Int32 = Int32(curl_global_init(Int(CURL_GLOBAL_ALL)).rawValue)
 
 /// A readable byte that stands in for the body of an empty request. Unsafe is sound here:
 /// it is allocated once and never written, and libcurl only reads it.
@@ -260,12 +256,12 @@ private struct HeaderList {
 
     init(_ lines: [String]) {
         for line in lines {
-            pointer = curl_slist_append(pointer, line)
+            pointer = hw_curl_slist_append(pointer, line)
         }
     }
 
     mutating func free() {
-        curl_slist_free_all(pointer)
+        hw_curl_slist_free_all(pointer)
         pointer = nil
     }
 }

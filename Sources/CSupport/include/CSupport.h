@@ -11,7 +11,25 @@
 #include <poll.h>
 #include <semaphore.h>
 
-// MARK: libcurl (curl_easy_setopt and curl_easy_getinfo are variadic)
+// MARK: libcurl
+//
+// libcurl is loaded with dlopen by the first process that talks to SES, so the
+// master, the monitors and workers with another transport never map it and
+// the dozen libraries it pulls in (TLS, Kerberos, LDAP, ...). Every call goes
+// through these wrappers; curl_easy_setopt and curl_easy_getinfo are variadic
+// and get one typed wrapper per argument type.
+
+/// Loads libcurl.so.4 and runs curl_global_init once.
+/// Returns NULL on success, else a message saying what failed.
+const char *hw_curl_load(void);
+
+CURL *hw_curl_easy_init(void);
+void hw_curl_easy_cleanup(CURL *handle);
+void hw_curl_easy_reset(CURL *handle);
+CURLcode hw_curl_easy_perform(CURL *handle);
+const char *hw_curl_easy_strerror(CURLcode code);
+struct curl_slist *hw_curl_slist_append(struct curl_slist *list, const char *line);
+void hw_curl_slist_free_all(struct curl_slist *list);
 
 CURLcode hw_curl_set_long(CURL *handle, CURLoption option, long value);
 CURLcode hw_curl_set_string(CURL *handle, CURLoption option, const char *value);
