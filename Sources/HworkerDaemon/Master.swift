@@ -405,7 +405,9 @@ final class Master {
         if rate?.release(heldBy: record.pid) == true {
             logger.warning("released the rate lock held by a dead child", fields(record))
         }
-        if record.key.role == .worker, !clean {
+        // A worker that stopped before its sends were recorded (a terminate during a Redis
+        // outage) left them to the master, even when it exited cleanly.
+        if record.key.role == .worker, !clean || !record.accepted.isEmpty {
             if acknowledgeAcceptedJob(of: record) {
                 returnJobs(of: record)
             } else {

@@ -126,6 +126,7 @@ final class WorkerProcess {
         // from the status lines once this process is gone, then returns the rest.
         if unacknowledged.isEmpty { unregister() }
         log.holding = false
+        runtime.flushReports()
         return 0
     }
 
