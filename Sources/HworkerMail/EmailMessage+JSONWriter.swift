@@ -17,19 +17,11 @@ extension EmailMessage {
         object.member("text", text, &out)
         object.member("html", html, &out)
         object.pairs("headers", headers.map { ($0.name, $0.value) }, &out)
-        if !attachments.isEmpty {
-            object.key("attachments", &out)
-            out.append(0x5B)
-            for (index, attachment) in attachments.enumerated() {
-                if index > 0 { out.append(0x2C) }
-                var inner = JSONObjectWriter(&out)
-                inner.member("filename", attachment.filename, &out)
-                inner.member("content_type", attachment.contentType, &out)
-                inner.key("data", &out)
-                JSONObjectWriter.appendBase64(attachment.data, to: &out)
-                inner.finish(&out)
-            }
-            out.append(0x5D)
+        object.objects("attachments", attachments, &out) { attachment, inner, out in
+            inner.member("filename", attachment.filename, &out)
+            inner.member("content_type", attachment.contentType, &out)
+            inner.key("data", &out)
+            JSONObjectWriter.appendBase64(attachment.data, to: &out)
         }
         if let raw {
             object.key("raw", &out)
@@ -79,14 +71,25 @@ public struct JSONObjectWriter {
 
     /// Writes a list of `{"name", "value"}` objects; nothing when it is empty.
     mutating func pairs(_ name: String, _ pairs: [(String, String)], _ out: inout [UInt8]) {
-        guard !pairs.isEmpty else { return }
-        key(name, &out)
-        out.append(0x5B)
-        for (index, pair) in pairs.enumerated() {
-            if index > 0 { out.append(0x2C) }
-            var inner = JSONObjectWriter(&out)
+        objects(name, pairs, &out) { pair, inner, out in
             inner.member("name", pair.0, &out)
             inner.member("value", pair.1, &out)
+        }
+    }
+
+    /// Writes a list of objects, one per item, whose members `write` adds; nothing
+    /// when the list is empty.
+    public mutating func objects<Item>(
+        _ name: String, _ items: [Item], _ out: inout [UInt8],
+        _ write: (Item, inout JSONObjectWriter, inout [UInt8]) -> Void
+    ) {
+        guard !items.isEmpty else { return }
+        key(name, &out)
+        out.append(0x5B)
+        for (index, item) in items.enumerated() {
+            if index > 0 { out.append(0x2C) }
+            var inner = JSONObjectWriter(&out)
+            write(item, &inner, &out)
             inner.finish(&out)
         }
         out.append(0x5D)

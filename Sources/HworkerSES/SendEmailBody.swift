@@ -142,17 +142,9 @@ extension SendEmailBody {
             rawObject.finish(&out)
         }
         contentObject.finish(&out)
-        if let emailTags {
-            object.key("EmailTags", &out)
-            out.append(0x5B)
-            for (index, tag) in emailTags.enumerated() {
-                if index > 0 { out.append(0x2C) }
-                var tagObject = JSONObjectWriter(&out)
-                tagObject.member("Name", tag.name, &out)
-                tagObject.member("Value", tag.value, &out)
-                tagObject.finish(&out)
-            }
-            out.append(0x5D)
+        object.objects("EmailTags", emailTags ?? [], &out) { tag, inner, out in
+            inner.member("Name", tag.name, &out)
+            inner.member("Value", tag.value, &out)
         }
         object.member("ConfigurationSetName", configurationSetName, &out)
         object.finish(&out)
