@@ -202,6 +202,11 @@ final class Master {
     }
 
     private func shutdown() {
+        for record in unrecordedSends {
+            logger.error(
+                "stopping with sends SES accepted that Redis could not record; their jobs stay in flight and will be sent again",
+                fields(record) + [("job.ids", record.accepted.map(\.jobID).joined(separator: ","))])
+        }
         rate?.unlink()
         pidfile?.remove()
         logger.info("master stopped", [("exit_code", String(exitCode))])
@@ -360,7 +365,7 @@ final class Master {
     }
 
     private func launch(_ key: SlotKey) {
-        let workerID = "\(hostName()):\(getpid()):\(key.slot).\(generation)"
+        let workerID = "\(LocalHost.name):\(getpid()):\(key.slot).\(generation)"
         let handoff = ChildHandoff(
             role: key.role, slot: key.slot, generation: generation, masterPID: getpid(),
             workerID: workerID, rateSegment: rate?.name ?? "", config: config)
@@ -752,13 +757,6 @@ final class Master {
             ("child.role", record.key.role.rawValue), ("child.slot", String(record.key.slot)),
             ("child.gen", String(record.generation)), ("child.pid", String(record.pid)),
         ]
-    }
-
-    private func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count - 1)
-        return String(
-            decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -9,7 +9,7 @@
 /// Counters and a latency histogram for one master.
 struct Metrics {
     /// Jobs finished, by outcome (`sent`, `retry`, `dead`, `duplicate`).
-    var jobs: [String: UInt64] = ["sent": 0, "retry": 0, "dead": 0, "duplicate": 0]
+    var jobs: [String: UInt64] = ["sent": 0, "retry": 0, "dead": 0, "duplicate": 0, "returned": 0]
     /// Child starts and exits, by role.
     var childStarts: [String: UInt64] = ["worker": 0, "monitor": 0]
     /// Child exits that were not clean, by role.

@@ -87,8 +87,9 @@ final class SegmentClaim {
 }
 
 extension SharedMemoryJanitor {
-    /// The PID and segment name of a live master of `queue` on this server, if any.
-    static func liveSegment(queue: String) -> (pid_t, String)? {
+    /// The PID and segment name of a live master of `queue` on this server, if any,
+    /// among `masters` (PIDs).
+    static func liveSegment(queue: String, masters: Set<Int>) -> (pid_t, String)? {
         guard let directory = opendir("/dev/shm") else { return nil }
         defer { closedir(directory) }
         let prefix = "hworker-ses.\(queue)."
@@ -97,7 +98,7 @@ extension SharedMemoryJanitor {
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             guard name.hasPrefix(prefix), let pid = pid_t(name.dropFirst(prefix.count)), pid > 0,
-                kill(pid, 0) == 0 || errno == EPERM
+                masters.contains(Int(pid)), kill(pid, 0) == 0 || errno == EPERM
             else { continue }
             return (pid, "/" + name)
         }

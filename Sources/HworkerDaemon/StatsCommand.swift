@@ -40,7 +40,7 @@ enum StatsCommand {
             try QueueCommand.rejectUnknown(options)
             guard let interval else {
                 var stats = try queue.stats()
-                stats.server = localServerRate(queue.keys.name)
+                stats.server = localServerRate(queue.keys.name, workers: stats.workers)
                 return CommandLineTool.printOut(
                     json ? QueueCommand.json(stats) + "\n" : table(stats))
             }
@@ -80,7 +80,7 @@ enum StatsCommand {
             var failed = false
             do {
                 var stats = try queue.stats()
-                stats.server = localServerRate(queue.keys.name)
+                stats.server = localServerRate(queue.keys.name, workers: stats.workers)
                 text = json ? QueueCommand.json(stats) + "\n" : table(stats)
             } catch {
                 text = "hworker-ses stats: \(error) (retrying every \(seconds(interval)))\n"
@@ -124,9 +124,12 @@ enum StatsCommand {
 }
 
 extension StatsCommand {
-    /// The rate segment of a master of `queue` running on this server, if any.
-    static func localServerRate(_ queue: String) -> ServerRate? {
-        guard let (pid, name) = SharedMemoryJanitor.liveSegment(queue: queue),
+    /// The rate segment of a master on this server whose workers serve this queue in
+    /// this Redis, if any (another master may use a queue of the same name elsewhere).
+    static func localServerRate(_ queue: String, workers: [WorkerState]) -> ServerRate? {
+        let host = LocalHost.name
+        let masters = Set(workers.filter { $0.host == host }.compactMap(\.masterPID))
+        guard let (pid, name) = SharedMemoryJanitor.liveSegment(queue: queue, masters: masters),
             let segment = try? RateSegment.attach(name: name)
         else { return nil }
         return ServerRate(

@@ -291,6 +291,17 @@ final class WorkerProcess {
     /// How often the heartbeat is refreshed while the worker is busy.
     private var heartbeatRefresh: Int64 { Int64(config.heartbeatTimeout * 1e9 / 3) }
 
+    /// How many jobs to take with the next acknowledgement: a full batch without a rate
+    /// limit; under one, what this worker's share of the rate sends in about 50 ms, and
+    /// one job while it waits for the rate, so that jobs it cannot send soon stay
+    /// queued for the others.
+    private var nextBatchSize: Int {
+        if config.rateUnlimited { return batchSize }
+        if rateBound { return 1 }
+        let share = rate.effectiveRate / Double(max(1, config.workers)) * 0.05
+        return max(1, min(batchSize, Int(share)))
+    }
+
     /// Refreshes the heartbeat when a third of its lifetime has passed, so that a long
     /// batch of slow sends never looks like a dead worker.
     private func heartbeatIfDue() {
@@ -314,16 +325,17 @@ final class WorkerProcess {
     /// and takes the next batch when the queue is busy and nothing else is due.
     private func recordSent() {
         guard !unacknowledged.isEmpty else { return }
-        // A worker that waits for the rate takes one job at a time, so that jobs it
-        // cannot send soon stay queued for the others.
         let take =
             runtime.stopRequest == nil && pauseReason == nil
-                && Monotonic.now() - lastCheckIn < checkInInterval ? (rateBound ? 1 : batchSize) : 0
+                && Monotonic.now() - lastCheckIn < checkInInterval ? nextBatchSize : 0
         runtime.flushReports()
+        // Repeats after a lost answer carry the same token, so the script runs once.
+        let token = session.newToken()
         while true {
             let ok = withRedis(until: [.terminate]) { () throws(RedisError) in
                 batch = try session.acknowledge(
-                    unacknowledged, inFlight: unacknowledged.count + unprocessed, take: take)
+                    unacknowledged, inFlight: unacknowledged.count + unprocessed, take: take,
+                    token: token)
             }
             if ok { break }
             if runtime.stopRequest == .terminate {
@@ -344,9 +356,10 @@ final class WorkerProcess {
             runtime.reportLater("done \(outcome) \(lastSendMilliseconds)")
             lastSendMilliseconds = 0
         }
+        let token = session.newToken()
         while true {
             let ok = withRedis(until: [.terminate]) { () throws(RedisError) in
-                outcome = try record(end)
+                outcome = try record(end, token: token)
             }
             if ok { return }
             if runtime.stopRequest == .terminate {
@@ -361,7 +374,7 @@ final class WorkerProcess {
     /// Records the outcome in Redis and logs it.
     ///
     /// - Returns: `sent`, `retry`, `dead` or `duplicate`, for the master's metrics.
-    private func record(_ end: PendingEnd) throws(RedisError) -> String {
+    private func record(_ end: PendingEnd, token: String) throws(RedisError) -> String {
         switch end {
         case .keep:
             return "returned"
@@ -370,7 +383,7 @@ final class WorkerProcess {
             log.warning("already sent; not sending again", [("job.id", jobID)])
             return "duplicate"
         case .acknowledge(let sent):
-            try session.acknowledge([sent])
+            try session.acknowledge([sent], token: token)
             return "sent"
         case .fail(let raw, let jobID, let payload, let failure):
             if case .pause(let seconds) = failure.action {
@@ -382,7 +395,7 @@ final class WorkerProcess {
             let outcome = try session.fail(
                 raw: raw, jobID: jobID, payload: payload, mode: mode(failure.action),
                 reason: failure.message, code: failure.code, jitter: Double.random(in: 0..<1),
-                throttleDelay: pauseDelay(failure.action))
+                throttleDelay: pauseDelay(failure.action), token: token)
             logOutcome(outcome, jobID: jobID, failure: failure)
             if case .dead = outcome { return "dead" }
             return "retry"
@@ -432,6 +445,8 @@ final class WorkerProcess {
     private func withRedis(
         until interruptions: Set<StopRequest>, _ body: () throws(RedisError) -> Void
     ) -> Bool {
+        // Redis may keep the worker waiting: the master hears first what it sent.
+        runtime.flushReports()
         var delay = 0.1
         while true {
             do {

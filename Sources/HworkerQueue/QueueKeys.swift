@@ -59,6 +59,9 @@ public struct QueueKeys: Sendable, Equatable {
     public func inFlight(worker: String) -> String { prefix + "inflight:" + worker }
     /// The key whose expiry tells that a worker stopped sending heartbeats.
     public func heartbeat(worker: String) -> String { prefix + "hb:" + worker }
+    /// What a worker's last acknowledge or fail script did, under the token of the call,
+    /// so that a call repeated after a lost answer is not applied twice.
+    public func mark(worker: String) -> String { prefix + "mark:" + worker }
     /// The key recording the outcome of a sent job.
     public func result(job: String) -> String { prefix + "result:" + job }
 }

@@ -37,12 +37,14 @@ enum QueueScripts {
         """
 
     /// Registers a worker, starts its heartbeat and returns to the queue any
-    /// job left in its in-flight list by a previous process of the same id.
-    /// KEYS: workers, heartbeat, in-flight, queue. ARGV: worker id, heartbeat ttl ms.
+    /// job left in its in-flight list by a previous process of the same id, whose
+    /// mark it also clears.
+    /// KEYS: workers, heartbeat, in-flight, queue, mark. ARGV: worker id, heartbeat ttl ms.
     static let register =
         typeGuard + """
-            local refused = expect('set', 'string', 'list', 'list')
+            local refused = expect('set', 'string', 'list', 'list', 'string')
             if refused then return refused end
+            redis.call('DEL', KEYS[5])
             redis.call('SADD', KEYS[1], ARGV[1])
             redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
             local moved = 0
@@ -51,14 +53,14 @@ enum QueueScripts {
             """
 
     /// Unregisters a worker after returning anything still in flight to the queue.
-    /// KEYS: workers, heartbeat, in-flight, queue. ARGV: worker id.
+    /// KEYS: workers, heartbeat, in-flight, queue, mark. ARGV: worker id.
     static let unregister =
         typeGuard + """
-            local refused = expect('set', 'string', 'list', 'list')
+            local refused = expect('set', 'string', 'list', 'list', 'string')
             if refused then return refused end
             local moved = 0
             while redis.call('LMOVE', KEYS[3], KEYS[4], 'RIGHT', 'RIGHT') do moved = moved + 1 end
-            redis.call('DEL', KEYS[2])
+            redis.call('DEL', KEYS[2], KEYS[5])
             redis.call('SREM', KEYS[1], ARGV[1])
             return moved
             """
@@ -118,43 +120,23 @@ enum QueueScripts {
     /// script changes nothing and answers `recheck`, and the worker calls again with
     /// the jobs' bytes, which are then removed one by one (from the queue when a
     /// monitor put them back there, so that they are not sent twice).
-    /// KEYS: in-flight, attempts, stats, events, queue.
+    ///
+    /// A call whose answer was lost (a timeout, a broken connection, a Redis restart)
+    /// is repeated by the worker with the same token; the worker's mark key tells the
+    /// repetition that it already ran, and it answers the jobs the first run took,
+    /// the newest entries of the in-flight list, without touching anything.
+    /// KEYS: in-flight, attempts, stats, events, queue, the worker's mark.
     /// ARGV: sent job count n, result ttl s, events max length, key prefix, jobs to take,
-    /// expected in-flight length (or -1 with the jobs' bytes), then 7 values per sent
-    /// job: job bytes (or empty), job id, message id, payload, recipients, elapsed ms,
-    /// send start (µs since the epoch, worker's clock).
+    /// expected in-flight length (or -1 with the jobs' bytes), token, then 7 values per
+    /// sent job: job bytes (or empty), job id, message id, payload, recipients, elapsed
+    /// ms, send start (µs since the epoch, worker's clock).
     /// Returns `recheck`, or the taken jobs, each followed by 1 if its result is
     /// recorded, 0 if not, -1 if its id is unknown here.
     static let acknowledge =
         now + typeGuard + """
-            local refused = expect('list', 'hash', 'hash', 'stream', 'list')
+            local refused = expect('list', 'hash', 'hash', 'stream', 'list', 'string')
             if refused then return refused end
-            local n = tonumber(ARGV[1])
-            local expected = tonumber(ARGV[6])
-            if expected >= 0 then
-              if redis.call('LLEN', KEYS[1]) ~= expected then return 'recheck' end
-              if n > 0 then redis.call('LTRIM', KEYS[1], 0, -n - 1) end
-            end
-            local t = now_ms()
             local prefix = ARGV[4]
-            local ids = {}
-            for i = 0, n - 1 do
-              local id, message = ARGV[8 + i * 7], ARGV[9 + i * 7]
-              if expected < 0 and redis.call('LREM', KEYS[1], -1, ARGV[7 + i * 7]) == 0 then
-                redis.call('LREM', KEYS[5], -1, ARGV[7 + i * 7])
-              end
-              ids[i + 1] = id
-              redis.call('SET', prefix .. 'result:' .. id,
-                cjson.encode({message_id = message, sent_at = t}), 'EX', ARGV[2])
-              redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'event', 'sent', 'job', id,
-                'message_id', message, 'payload', ARGV[10 + i * 7], 'recipients', ARGV[11 + i * 7],
-                'elapsed_ms', ARGV[12 + i * 7], 'started_us', ARGV[13 + i * 7])
-            end
-            if n > 0 then
-              redis.call('HDEL', KEYS[2], unpack(ids))
-              redis.call('HINCRBY', KEYS[3], 'sent', n)
-            end
-            -- Taking the next jobs here saves the worker a round trip on a busy queue.
             -- This library writes the id first; other producers' jobs are decoded.
             local function job_id(job)
               local id = string.match(job, '^{"id":"([^"\\\\]+)"')
@@ -165,31 +147,69 @@ enum QueueScripts {
               end
               return nil
             end
-            local take = tonumber(ARGV[5])
-            if take == 0 then return {} end
-            local jobs = redis.call('LRANGE', KEYS[5], -take, -1)
-            if #jobs == 0 then return {} end
-            redis.call('LTRIM', KEYS[5], 0, -#jobs - 1)
-            -- The oldest job is rightmost in both lists, so it goes in first.
-            local reversed = {}
-            for i = #jobs, 1, -1 do reversed[#reversed + 1] = jobs[i] end
-            redis.call('LPUSH', KEYS[1], unpack(reversed))
-            local taken, keys = {}, {}
-            for i = #jobs, 1, -1 do
-              local job = jobs[i]
-              local id = job_id(job)
-              taken[#taken + 1] = job
-              taken[#taken + 1] = id and 0 or -1
-              if id then keys[#keys + 1] = prefix .. 'result:' .. id end
+            -- Each taken job, oldest first, with whether its result is recorded; one
+            -- EXISTS for them all, and one by one only when some result is recorded.
+            local function answer(jobs)
+              local taken, keys = {}, {}
+              for i = #jobs, 1, -1 do
+                local id = job_id(jobs[i])
+                taken[#taken + 1] = jobs[i]
+                taken[#taken + 1] = id and 0 or -1
+                if id then keys[#keys + 1] = prefix .. 'result:' .. id end
+              end
+              if #keys > 0 and redis.call('EXISTS', unpack(keys)) > 0 then
+                for i = 2, #taken, 2 do
+                  local id = job_id(taken[i - 1])
+                  if id then taken[i] = redis.call('EXISTS', prefix .. 'result:' .. id) end
+                end
+              end
+              return taken
             end
-            -- One EXISTS for the batch; only when some result is recorded, ask one by one.
-            if #keys > 0 and redis.call('EXISTS', unpack(keys)) > 0 then
-              for i = 2, #taken, 2 do
-                local id = job_id(taken[i - 1])
-                if id then taken[i] = redis.call('EXISTS', prefix .. 'result:' .. id) end
+            local mark = redis.call('GET', KEYS[6])
+            if mark then
+              local token, count = string.match(mark, '^ack:([^:]+):(%d+)$')
+              if token == ARGV[7] then
+                if tonumber(count) == 0 then return {} end
+                return answer(redis.call('LRANGE', KEYS[1], 0, tonumber(count) - 1))
               end
             end
-            return taken
+            local n = tonumber(ARGV[1])
+            local expected = tonumber(ARGV[6])
+            if expected >= 0 then
+              if redis.call('LLEN', KEYS[1]) ~= expected then return 'recheck' end
+              if n > 0 then redis.call('LTRIM', KEYS[1], 0, -n - 1) end
+            end
+            local t = now_ms()
+            local ids = {}
+            for i = 0, n - 1 do
+              local id, message = ARGV[9 + i * 7], ARGV[10 + i * 7]
+              if expected < 0 and redis.call('LREM', KEYS[1], -1, ARGV[8 + i * 7]) == 0 then
+                redis.call('LREM', KEYS[5], -1, ARGV[8 + i * 7])
+              end
+              ids[i + 1] = id
+              redis.call('SET', prefix .. 'result:' .. id,
+                cjson.encode({message_id = message, sent_at = t}), 'EX', ARGV[2])
+              redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'event', 'sent', 'job', id,
+                'message_id', message, 'payload', ARGV[11 + i * 7], 'recipients', ARGV[12 + i * 7],
+                'elapsed_ms', ARGV[13 + i * 7], 'started_us', ARGV[14 + i * 7])
+            end
+            if n > 0 then
+              redis.call('HDEL', KEYS[2], unpack(ids))
+              redis.call('HINCRBY', KEYS[3], 'sent', n)
+            end
+            -- Taking the next jobs here saves the worker a round trip on a busy queue.
+            local take = tonumber(ARGV[5])
+            local jobs = {}
+            if take > 0 then jobs = redis.call('LRANGE', KEYS[5], -take, -1) end
+            if #jobs > 0 then
+              redis.call('LTRIM', KEYS[5], 0, -#jobs - 1)
+              -- The oldest job is rightmost in both lists, so it goes in first.
+              local reversed = {}
+              for i = #jobs, 1, -1 do reversed[#reversed + 1] = jobs[i] end
+              redis.call('LPUSH', KEYS[1], unpack(reversed))
+            end
+            redis.call('SET', KEYS[6], 'ack:' .. ARGV[7] .. ':' .. #jobs, 'EX', 86400)
+            return answer(jobs)
             """
 
     /// Reserves recipients in the cluster-wide rate (GCRA on Redis's clock),
@@ -222,20 +242,35 @@ enum QueueScripts {
             """
 
     /// Ends an attempt that did not send: retries the job later or moves it
-    /// to the dead letters.
-    /// KEYS: in-flight, attempts, delayed, dead, stats, events.
+    /// to the dead letters. A repetition with the same token (the answer was lost)
+    /// finds the worker's mark and answers what the first run did; a job a monitor
+    /// gave back to the queue meanwhile is taken out of it again.
+    /// KEYS: in-flight, attempts, delayed, dead, stats, events, the worker's mark, queue.
     /// ARGV: job bytes, job id, mode (`retry`, `throttle` or `dead`), max
     /// attempts, base delay ms, max delay ms, jitter in [0,1), throttle delay
     /// ms, reason, SES code, events max length, payload, unique member prefix
     /// (17 bytes), job field name for the dead letter (`job` or `job_base64`),
-    /// job text for the dead letter.
+    /// job text for the dead letter, token.
     /// Returns {outcome, attempts, delay ms}.
     static let fail =
         now + typeGuard + """
-            local refused = expect('list', 'hash', 'zset', 'list', 'hash', 'stream')
+            local refused = expect('list', 'hash', 'zset', 'list', 'hash', 'stream', 'string', 'list')
             if refused then return refused end
+            local mark = redis.call('GET', KEYS[7])
+            if mark then
+              local token, outcome, attempts, delay =
+                string.match(mark, '^fail:([^:]+):(%a+):(%d+):(%d+)$')
+              if token == ARGV[16] then return {outcome, tonumber(attempts), tonumber(delay)} end
+            end
+            local function done(outcome, attempts, delay)
+              redis.call('SET', KEYS[7], 'fail:' .. ARGV[16] .. ':' .. outcome .. ':' .. attempts ..
+                ':' .. delay, 'EX', 86400)
+              return {outcome, attempts, delay}
+            end
             local t = now_ms()
-            redis.call('LREM', KEYS[1], -1, ARGV[1])
+            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
+              redis.call('LREM', KEYS[8], -1, ARGV[1])
+            end
             local mode = ARGV[3]
             local attempts = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
             if mode == 'retry' then
@@ -253,7 +288,7 @@ enum QueueScripts {
               redis.call('HINCRBY', KEYS[5], 'dead', 1)
               redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'dead', 'job', ARGV[2],
                 'reason', ARGV[9], 'code', ARGV[10], 'payload', ARGV[12])
-              return {'dead', attempts, 0}
+              return done('dead', attempts, 0)
             end
             local delay
             if mode == 'throttle' then
@@ -270,6 +305,6 @@ enum QueueScripts {
             redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'retry', 'job', ARGV[2],
               'reason', ARGV[9], 'code', ARGV[10], 'attempts', attempts, 'delay_ms', delay,
               'payload', ARGV[12])
-            return {'retry', attempts, delay}
+            return done('retry', attempts, delay)
             """
 }

@@ -103,6 +103,9 @@ public final class WorkerSession {
     public var eventsMaxLength: Int
 
     private let options: RedisOptions
+    private var tokens = 0
+    /// Tells this session's tokens from those of an earlier process with the same worker id.
+    private let session = String(UInt64.random(in: 1...UInt64.max), radix: 36)
     private var connection: RedisConnection?
     private let registerScript = RedisScript(QueueScripts.register)
     private let unregisterScript = RedisScript(QueueScripts.unregister)
@@ -331,22 +334,25 @@ public final class WorkerSession {
     ///     the jobs are then removed by count, without sending their bytes again. Nil
     ///     removes each job by its bytes.
     ///   - take: How many queued jobs to move in flight (0 for none).
+    ///   - token: The call's token (`newToken()`), the same when the call is repeated
+    ///     after its answer was lost; nil for a new one.
     /// - Returns: The jobs taken, oldest first.
     /// - Throws: `RedisError`.
     @discardableResult
-    public func acknowledge(_ sent: [SentJob], inFlight: Int? = nil, take: Int = 0)
-        throws(RedisError) -> [TakenJob]
-    {
+    public func acknowledge(
+        _ sent: [SentJob], inFlight: Int? = nil, take: Int = 0, token: String? = nil
+    ) throws(RedisError) -> [TakenJob] {
+        let token = token ?? newToken()
         let reply = try acknowledgeScript.run(
             on: try connected(),
             keys: [
                 keys.inFlight(worker: workerID), keys.attempts, keys.stats, keys.events,
-                keys.queue,
+                keys.queue, keys.mark(worker: workerID),
             ],
-            arguments: acknowledgeArguments(sent, inFlight: inFlight, take: take))
+            arguments: acknowledgeArguments(sent, inFlight: inFlight, take: take, token: token))
         if reply.string == "recheck" {
             // A monitor returned the jobs meanwhile: remove them by their bytes.
-            return try acknowledge(sent, inFlight: nil, take: take)
+            return try acknowledge(sent, inFlight: nil, take: take, token: token)
         }
         let parts = reply.elements
         var taken: [TakenJob] = []
@@ -363,12 +369,13 @@ public final class WorkerSession {
         return taken
     }
 
-    private func acknowledgeArguments(_ sent: [SentJob], inFlight: Int?, take: Int)
-        -> [RedisArgument]
-    {
+    private func acknowledgeArguments(
+        _ sent: [SentJob], inFlight: Int?, take: Int, token: String
+    ) -> [RedisArgument] {
         var arguments: [RedisArgument] = [
             RedisArgument(sent.count), RedisArgument(resultTTL), RedisArgument(eventsMaxLength),
             RedisArgument(keys.prefix), RedisArgument(take), RedisArgument(inFlight ?? -1),
+            RedisArgument(token),
         ]
         arguments.reserveCapacity(arguments.count + sent.count * 7)
         for job in sent {
@@ -393,15 +400,17 @@ public final class WorkerSession {
     ///   - code: The SES error code, or a short code of our own such as `malformed`.
     ///   - jitter: A random number in [0, 1) that spreads retry delays.
     ///   - throttleDelay: Seconds to wait in `throttle` mode instead of the policy's.
+    ///   - token: The call's token (`newToken()`), the same when the call is repeated
+    ///     after its answer was lost; nil for a new one.
     /// - Returns: Whether the job was retried or dead-lettered, with its attempt count.
     /// - Throws: `RedisError`.
     public func fail(
         raw: [UInt8], jobID: String, payload: String?, mode: FailureMode, reason: String,
-        code: String, jitter: Double, throttleDelay: Double? = nil
+        code: String, jitter: Double, throttleDelay: Double? = nil, token: String? = nil
     ) throws(RedisError) -> FailureOutcome {
         let keyList = [
             keys.inFlight(worker: workerID), keys.attempts, keys.delayed, keys.dead, keys.stats,
-            keys.events,
+            keys.events, keys.mark(worker: workerID), keys.queue,
         ]
         let text = String(validating: raw, as: UTF8.self)
         let arguments: [RedisArgument] = [
@@ -414,6 +423,7 @@ public final class WorkerSession {
             RedisArgument(DelayedMember.randomPrefix()),
             RedisArgument(text == nil ? "job_base64" : "job"),
             RedisArgument(text ?? Data(raw).base64EncodedString()),
+            RedisArgument(token ?? newToken()),
         ]
         let reply = try failScript.run(on: try connected(), keys: keyList, arguments: arguments)
         let parts = reply.elements
@@ -427,8 +437,15 @@ public final class WorkerSession {
     private var workerKeys: [String] {
         [
             keys.workers, keys.heartbeat(worker: workerID), keys.inFlight(worker: workerID),
-            keys.queue,
+            keys.queue, keys.mark(worker: workerID),
         ]
+    }
+
+    /// A token for one acknowledge or fail call: pass the same token when repeating
+    /// the call after its answer was lost, so that it is applied once.
+    public func newToken() -> String {
+        tokens += 1
+        return "\(session).\(tokens)"
     }
 
     private var heartbeatCommand: [RedisArgument] {

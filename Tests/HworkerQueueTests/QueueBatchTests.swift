@@ -1,6 +1,7 @@
 // Batched acknowledgements: a worker records its sent jobs and takes the next
 // ones in one script, removing sent jobs by count while it owns its in-flight
-// list alone, and by their bytes once a monitor returned them.
+// list alone, and by their bytes once a monitor returned them. A call repeated
+// after its answer was lost is applied once.
 
 import HworkerQueue
 import HworkerRedis
@@ -74,5 +75,46 @@ struct QueueBatchTests {
         let taken = try session.acknowledge([try sent(first)], inFlight: 1, take: 5)
         #expect(taken.map(\.raw) == [foreign, anonymous])
         #expect(taken.map(\.wasSent) == [true, nil])
+    }
+
+    @Test func aRepeatedAcknowledgementIsAppliedOnceAndAnswersTheSameJobs() throws {
+        let (f, session, first) = try started(40)
+        let token = session.newToken()
+        let taken = try session.acknowledge([try sent(first)], inFlight: 1, take: 16, token: token)
+        // The answer was lost; the worker repeats the call with the same token.
+        let again = try session.acknowledge([try sent(first)], inFlight: 1, take: 16, token: token)
+        #expect(again.map(\.raw) == taken.map(\.raw))
+        #expect(try taken.map { try Job.decode($0.raw).id } == (1...16).map { "j\($0)" })
+        #expect(try f.length(f.keys.inFlight(worker: session.workerID)) == 16)
+        #expect(try f.length(f.keys.queue) == 23)
+        #expect(try f.stat("sent") == 1)
+        #expect(try f.probe.command("XLEN", f.keys.events).integer == 1)
+    }
+
+    @Test func aRepeatedFailureRetriesTheJobOnce() throws {
+        let (f, session, first) = try started(2)
+        let token = session.newToken()
+        var outcomes: [FailureOutcome] = []
+        for _ in 0..<2 {
+            outcomes.append(
+                try session.fail(
+                    raw: first, jobID: "j0", payload: nil, mode: .retry, reason: "5xx",
+                    code: "InternalFailure", jitter: 0.5, token: token))
+        }
+        #expect(outcomes[0] == outcomes[1])
+        #expect(try f.probe.command("ZCARD", f.keys.delayed).integer == 1)
+        #expect(try f.probe.command("HGET", f.keys.attempts, "j0").string == "1")
+        #expect(try f.length(f.keys.inFlight(worker: session.workerID)) == 0)
+        #expect(try f.length(f.keys.queue) == 1)
+    }
+
+    @Test func aWorkerRegisteredAgainUnderTheSameIDStartsWithoutAMark() throws {
+        let (f, session, first) = try started(2)
+        try session.acknowledge([try sent(first)], inFlight: 1, take: 0)
+        #expect(try f.probe.command("EXISTS", f.keys.mark(worker: session.workerID)).integer == 1)
+        // The process died; its replacement gets the same id.
+        try f.worker(session.workerID).register()
+        #expect(try f.probe.command("EXISTS", f.keys.mark(worker: session.workerID)).integer == 0)
+        #expect(session.newToken() != f.worker(session.workerID).newToken())
     }
 }

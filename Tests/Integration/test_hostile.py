@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import stat
+import subprocess
 import time
 import unittest
 
@@ -52,6 +53,37 @@ class RedisFaults(DaemonTestCase):
         self.assertGreaterEqual(outages, 1)
         self.assertLessEqual(outages, 4)  # once per worker and monitor, not once per attempt
         self.assertNotIn("Redis lost its data", self.log())
+
+    def test_acknowledgements_repeated_after_a_redis_stall_are_applied_once(self):
+        # Redis stalls longer than the workers' command timeout while they drain a
+        # deep queue in batches: they repeat acknowledgements whose answers never
+        # came, and each must be applied once (a repeat used to trim the next,
+        # unsent batch from the in-flight list).
+        self.redis.stop()
+        self.peers.remove(self.redis)
+        self.redis = self.track(peers.Redis(self.work, extra=["--enable-debug-command", "yes"]))
+        self.client = self.redis.client
+        count = 30000
+        config = self.config(workers=2, rate="unlimited", transport="discard",
+                             heartbeat_timeout="30s", events_max=10 * count)
+        key = "hworker:{%s}:queue" % self.queue
+        for start in range(0, count, 1000):
+            self.client.lpush(key, *[json.dumps({"id": "s%d" % i, "email": {
+                "to": ["a@example.org"], "subject": "s", "text": "t"}})
+                for i in range(start, start + 1000)])
+        self.daemon(config)
+        self.wait_stats("a few batches are sent", lambda s: s.get("sent", 0) >= 500)
+        self.assertGreater(self.client.llen(key), 1000, "the drain ended before the stall")
+        stall = subprocess.run(["redis-cli", "-p", str(self.redis.port), "DEBUG", "SLEEP", "6"],
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(stall.stdout.strip(), "OK", stall.stderr)
+        self.wait_stats("the queue is drained",
+                        lambda s: s["queued"] + s["in_flight"] == 0, 120)
+        self.assertIn("redis unreachable", self.log())
+        ids = [e["job"] for e in peers.sent_events(self.client, self.queue)]
+        self.assertEqual(len(set(ids)), count)
+        self.assertEqual(len(ids), count)
+        self.assertEqual(self.stats().get("sent"), count)
 
     def test_redis_restarted_without_persistence_is_reported(self):
         stub = self.stub()
