@@ -11,12 +11,7 @@ from harness import DaemonTestCase, peers
 
 class Guarantees(DaemonTestCase):
     def test_a_send_accepted_just_before_the_worker_died_is_not_sent_again(self):
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=1)
-        env = dict(self.env(), HWORKER_TEST_PAUSE_BEFORE_ACK="5000")
-        daemon = self.daemon(config, env)
-        job = self.enqueue(config, to="a@example.org", subject="accepted then killed", text="t")
-        peers.wait_until("SES accepted the send", lambda: len(stub.sent()) == 1, 15)
+        stub, daemon, job = self._send_held_before_its_acknowledgement("accepted then killed")
         worker = daemon.workers()[0]
         time.sleep(0.2)  # the worker has reported the send to the master
         os.kill(worker, signal.SIGKILL)
@@ -36,12 +31,7 @@ class Guarantees(DaemonTestCase):
         self.peers.remove(self.redis)
         self.redis = self.track(peers.Redis(self.work, appendonly=True))
         self.client = self.redis.client
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=1)
-        env = dict(self.env(), HWORKER_TEST_PAUSE_BEFORE_ACK="5000")
-        daemon = self.daemon(config, env)
-        job = self.enqueue(config, to="a@example.org", subject="redis away", text="t")
-        peers.wait_until("SES accepted the send", lambda: len(stub.sent()) == 1, 15)
+        stub, daemon, job = self._send_held_before_its_acknowledgement("redis away")
         time.sleep(0.2)
         self.redis.stop(signal.SIGTERM)
         os.kill(daemon.workers()[0], signal.SIGKILL)
@@ -74,6 +64,17 @@ class Guarantees(DaemonTestCase):
                          lambda: "worker stuck past the job deadline" in self.log(), 15)
         self.wait_stats("the job is sent", lambda s: s.get("sent", 0) == 1, 20)
         self.assertNotIn(holder, daemon.workers())
+
+    def _send_held_before_its_acknowledgement(self, subject):
+        """One worker that waits 5 s between SES's answer and its acknowledgement, and a
+        job SES has accepted. Returns (stub, daemon, job id)."""
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=1)
+        env = dict(self.env(), HWORKER_TEST_PAUSE_BEFORE_ACK="5000")
+        daemon = self.daemon(config, env)
+        job = self.enqueue(config, to="a@example.org", subject=subject, text="t")
+        peers.wait_until("SES accepted the send", lambda: len(stub.sent()) == 1, 15)
+        return stub, daemon, job
 
     def _holder(self, daemon):
         for key in self.client.scan_iter(match="hworker:{%s}:inflight:*" % self.queue):

@@ -138,6 +138,14 @@ class SupervisionCase(DaemonTestCase):
         """Starts a master without waiting for anything."""
         return self.track(peers.Daemon(config, os.path.join(self.work, out), env or self.env()))
 
+    def start_with_stub(self, workers, **keys):
+        """An SES stub, a configuration sending to it, and a master whose children are
+        ready. Returns (stub, config, daemon, {pid: role})."""
+        stub = self.stub()
+        config = self.config(ses_endpoint=stub.url, workers=workers, **keys)
+        daemon = self.start(config)
+        return stub, config, daemon, self.ready_children(daemon, workers=workers)
+
     def ready_children(self, daemon, workers, monitors=1, timeout=30, without=()):
         """Waits until the master has exactly this many children, none of them in `without`,
         and each said it is ready.
@@ -460,10 +468,7 @@ class Shutdown(SupervisionCase):
 class Reload(SupervisionCase):
 
     def test_an_invalid_file_is_refused_and_the_running_workers_stay(self):
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=2)
-        daemon = self.start(config)
-        before = self.ready_children(daemon, workers=2)
+        stub, config, daemon, before = self.start_with_stub(2)
         self.rewrite_invalid(config, "rate = -1\n")
         os.kill(daemon.pid, signal.SIGHUP)
         refusal = peers.wait_until("the reload is refused", lambda: self.entries(
@@ -558,10 +563,7 @@ class Reload(SupervisionCase):
         self.assertEqual(daemon.proc.wait(20), 0)
 
     def test_logging_changes_reach_the_children_live(self):
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=1)
-        daemon = self.start(config)
-        before = self.ready_children(daemon, workers=1)
+        stub, config, daemon, before = self.start_with_stub(1)
         moved = os.path.join(self.work, "moved.log")
 
         def moved_lines(message):
@@ -605,10 +607,7 @@ class Reload(SupervisionCase):
         self.assertEqual(daemon.proc.wait(20), 0)
 
     def test_a_rate_change_applies_live_without_restarting_children(self):
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=3, rate=200)
-        daemon = self.start(config)
-        before = self.ready_children(daemon, workers=3)
+        stub, config, daemon, before = self.start_with_stub(3, rate=200)
         self.rewrite(config, ses_endpoint=stub.url, workers=3, rate=4)
         os.kill(daemon.pid, signal.SIGHUP)
         peers.wait_until("the reload is applied", lambda: self.entries(
@@ -631,10 +630,7 @@ class Reload(SupervisionCase):
         self.assert_stopped_cleanly(daemon)
 
     def test_a_live_reload_keeps_the_workers_added_by_ttin(self):
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=2, rate=100)
-        daemon = self.start(config)
-        self.ready_children(daemon, workers=2)
+        stub, config, daemon, _ = self.start_with_stub(2, rate=100)
         os.kill(daemon.pid, signal.SIGTTIN)
         three = self.ready_children(daemon, workers=3)
         self.rewrite(config, ses_endpoint=stub.url, workers=2, rate=50)
@@ -652,10 +648,7 @@ class Reload(SupervisionCase):
 class Resize(SupervisionCase):
 
     def test_ttin_and_ttou_change_the_worker_count_and_never_go_below_one(self):
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=2)
-        daemon = self.start(config)
-        first = self.ready_children(daemon, workers=2)
+        stub, config, daemon, first = self.start_with_stub(2)
         os.kill(daemon.pid, signal.SIGTTIN)
         three = self.ready_children(daemon, workers=3)
         self.assertTrue(set(first) < set(three))
@@ -686,10 +679,7 @@ class Resize(SupervisionCase):
 class Logs(SupervisionCase):
 
     def test_usr1_reopens_the_log_file_in_master_and_children(self):
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=2)
-        daemon = self.start(config)
-        kids = self.ready_children(daemon, workers=2)
+        stub, config, daemon, kids = self.start_with_stub(2)
         path = os.path.join(self.work, "daemon.log")
         rotated = path + ".1"
         os.rename(path, rotated)
@@ -722,10 +712,7 @@ class Logs(SupervisionCase):
         self.assertEqual(len(self.entries(msg="master stopped")), 1)
 
     def test_each_child_start_and_exit_is_logged_once_with_pid_slot_and_status(self):
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=2)
-        daemon = self.start(config)
-        kids = self.ready_children(daemon, workers=2)
+        stub, config, daemon, kids = self.start_with_stub(2)
         victim = min(pid for pid, role in kids.items() if role == "worker")
         os.kill(victim, signal.SIGKILL)
         self.ready_children(daemon, workers=2)
@@ -746,10 +733,7 @@ class Logs(SupervisionCase):
         # No code runs in a signal handler: the handled signals are blocked
         # (before any thread exists) and read from a signalfd; the master has
         # no extra thread that posix_spawn could leave in a bad state.
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=1)
-        daemon = self.start(config)
-        kids = self.ready_children(daemon, workers=1)
+        stub, config, daemon, kids = self.start_with_stub(1)
 
         def status(pid):
             with open("/proc/%d/status" % pid) as f:
@@ -1040,10 +1024,7 @@ class CrashLoop(SupervisionCase):
     def test_workers_that_cannot_attach_the_rate_segment_make_the_master_give_up(self):
         # What systemd's RemoveIPC or a cleanup script does: the segment
         # vanishes under a running master, and no new worker can attach.
-        stub = self.stub()
-        config = self.config(ses_endpoint=stub.url, workers=2)
-        daemon = self.start(config)
-        kids = self.ready_children(daemon, workers=2)
+        stub, config, daemon, kids = self.start_with_stub(2)
         for name in shm_objects(daemon.pid):
             os.unlink(os.path.join("/dev/shm", name))
         for pid, role in kids.items():
