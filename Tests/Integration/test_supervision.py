@@ -822,29 +822,24 @@ class Pidfiles(SupervisionCase):
         self.assertFalse(os.path.exists(pidfile))
 
     def test_a_stale_pidfile_of_a_dead_master_is_replaced(self):
-        stub = self.stub()
-        pidfile = os.path.join(self.work, "master.pid")
         dead = subprocess.Popen(["true"])
         dead.wait()
-        with open(pidfile, "w") as f:
-            f.write("%d\n" % dead.pid)
-        config = self.config(ses_endpoint=stub.url, workers=1, pidfile=pidfile)
-        daemon = self.start(config)
-        self.ready_children(daemon, workers=1)
-        self.assertEqual(open(pidfile).read(), "%d\n" % daemon.pid)
-        os.kill(daemon.pid, signal.SIGTERM)
-        self.assert_stopped_cleanly(daemon)
-        self.assertFalse(os.path.exists(pidfile))
+        self._master_replaces_a_pidfile_naming(dead.pid)
 
     def test_a_pidfile_naming_a_process_that_reused_the_pid_is_replaced(self):
         # After a reboot a pidfile kept on disk names whatever process now
         # runs under that number; it does not hold the file.
-        stub = self.stub()
-        pidfile = os.path.join(self.work, "master.pid")
         unrelated = subprocess.Popen(["sleep", "60"])
         self.addCleanup(lambda: (unrelated.kill(), unrelated.wait()))
+        self._master_replaces_a_pidfile_naming(unrelated.pid)
+        self.assertIsNone(unrelated.poll())
+
+    def _master_replaces_a_pidfile_naming(self, pid):
+        """A master starts over a pidfile naming `pid`, writes its own, removes it at exit."""
+        stub = self.stub()
+        pidfile = os.path.join(self.work, "master.pid")
         with open(pidfile, "w") as f:
-            f.write("%d\n" % unrelated.pid)
+            f.write("%d\n" % pid)
         config = self.config(ses_endpoint=stub.url, workers=1, pidfile=pidfile)
         daemon = self.start(config)
         self.ready_children(daemon, workers=1)
@@ -852,7 +847,6 @@ class Pidfiles(SupervisionCase):
         os.kill(daemon.pid, signal.SIGTERM)
         self.assert_stopped_cleanly(daemon)
         self.assertFalse(os.path.exists(pidfile))
-        self.assertIsNone(unrelated.poll())
 
 
 # ---------------------------------------------------------------------------
