@@ -188,7 +188,7 @@ final class MotoServer {
             try FileManager.default.createDirectory(
                 at: directory, withIntermediateDirectories: true)
             let log = directory.appendingPathComponent("moto.log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let logHandle = try FileHandle(forWritingTo: log)
             guard let port = ChildProcess.freePort() else {
                 throw TestServerError(description: "no free port")
