@@ -14,14 +14,11 @@ let package = Package(
         // C libraries from Debian, wrapped as system-library targets.
         .systemLibrary(
             name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        // libcurl's headers only: CSupport loads the library itself when a process first
-        // talks to SES (see CSupport.h), so it is not linked.
-        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-
-        // Typed wrappers for variadic C functions, and the shared-memory atomics.
+        // OpenSSL behind a small TLS interface (its headers only: TLS.c loads libssl.so.3
+        // when a client first opens an https connection), the variadic prctl, and the
+        // shared-memory atomics.
         .target(
             name: "CSupport",
-            dependencies: ["CCurl"],
             linkerSettings: [.linkedLibrary("rt"), .linkedLibrary("pthread"), .linkedLibrary("dl")]
         ),
 
@@ -31,7 +28,7 @@ let package = Package(
         // Optimized in debug builds too: SigV4's SHA-256 runs on every send, and unoptimized
         // it takes about a millisecond, which the tests' rate checks would see as jitter.
         .target(
-            name: "HworkerSES", dependencies: ["HworkerMail", "CCurl", "CSupport"],
+            name: "HworkerSES", dependencies: ["HworkerMail", "CSupport"],
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "HworkerRate", dependencies: ["CSupport"]),
         .target(

@@ -13,6 +13,7 @@ Scenarios, in order (see README "Performance"):
   redis      redis-benchmark LPUSH and RPOP, 50 clients and 1 client
   enqueue    single and bulk enqueues through MailQueue; Redis memory per job
   drain      queued jobs drained by 2 and 8 workers, discarding and through the stub
+             (plain HTTP; and 8 workers over https, for the memory TLS costs)
   cost       Redis commands and round trips per job (MONITOR over a small drain)
   latency    one job every 20 ms, enqueue to the start of the SES request
   token      the cost of one rate-segment reservation, alone and contended
@@ -161,11 +162,11 @@ class Bench:
         values.update(keys)
         return peers.write_config(os.path.join(self.work, queue + ".conf"), **values)
 
-    def daemon(self, queue, **keys):
+    def daemon(self, queue, env=None, **keys):
         """Starts a master and waits until all its workers are registered in Redis."""
         config = self.config(queue, **keys)
         daemon = self.track(peers.Daemon(config, os.path.join(self.work, queue + ".out"),
-                                         self.env(), release=True))
+                                         env or self.env(), release=True))
         workers = keys.get("workers", 8)
         key = "hworker:{%s}:workers" % queue
         peers.wait_until("%d workers registered" % workers,
@@ -261,18 +262,24 @@ class Bench:
         self.note("a queued job is %d bytes of JSON (1 KB text body, one recipient)" % size)
         self.client.flushall()
 
-    def drain(self, transport, workers, count, record=False):
-        """Drains `count` staged jobs with a running master; returns what it measured."""
-        queue = "drain-%s-%d" % (transport, workers)
+    def drain(self, transport, workers, count, record=False, tls=False):
+        """Drains `count` staged jobs with a running master; returns what it measured.
+        With `tls`, the SES stub is one serving https, trusted through SSL_CERT_FILE."""
+        queue = "drain-%s-%d%s" % (transport, workers, "-tls" if tls else "")
         staging = self.stage(queue, count, queue + "-")
+        stub = self.tls_stub() if tls else self.stub
+        keys, env = {}, None
         if transport == "ses":
-            self.stub.call("POST", "/_stub/reset", {"settings": False})
-        daemon = self.daemon(queue, workers=workers, transport=transport)
+            stub.call("POST", "/_stub/reset", {"settings": False})
+            keys["ses_endpoint"] = stub.url
+        if tls:
+            env = dict(self.env(), SSL_CERT_FILE=self.certificates.authority)
+        daemon = self.daemon(queue, env=env, workers=workers, transport=transport, **keys)
         children = [pid for pid, _ in daemon.children()]
         self.client.config_resetstat()
         cpu_before = {pid: cpu_seconds(pid) for pid in [daemon.pid] + children}
         redis_before = redis_cpu(self.client)
-        stub_before = cpu_seconds(self.stub.pid) if transport == "ses" else 0
+        stub_before = cpu_seconds(stub.pid) if transport == "ses" else 0
         self.release(staging, queue)
         self.wait_sent(queue, count, self.args.drain_timeout, daemon)
         acked, span_ms = self.ack_span(queue)
@@ -286,7 +293,7 @@ class Bench:
             children_cpu=sum(cpu_seconds(pid) - cpu_before.get(pid, 0)
                              for pid, _ in daemon.children()),
             redis_cpu=redis_cpu(self.client) - redis_before,
-            stub_cpu=(cpu_seconds(self.stub.pid) - stub_before) if transport == "ses" else 0,
+            stub_cpu=(cpu_seconds(stub.pid) - stub_before) if transport == "ses" else 0,
             commandstats=self.client.info("commandstats") if record else None)
         # Read after the command statistics, which must not count these reads.
         state = peers.queue_stats(self.client, queue)
@@ -334,6 +341,20 @@ class Bench:
                             result[part + "_cpu"] / self.args.stub_jobs * 1e6, "us/job")
             if workers == 8:
                 self.memory("ses", result)
+        count = min(self.args.stub_jobs, 5000)
+        self.note("drain.ses_stub_tls: the same over https (TLS 1.3, a private authority "
+                  "trusted through SSL_CERT_FILE), %d jobs, for the memory TLS costs" % count)
+        result = self.drain("ses", 8, count, tls=True)
+        self.figure("drain.ses_stub_tls.8_workers", result["rate"], "jobs/s")
+        self.memory("ses_tls", result)
+
+    def tls_stub(self):
+        """A second SES stub, serving https with a certificate from a private authority."""
+        if not getattr(self, "tls_stub_peer", None):
+            self.certificates = peers.Certificates(self.work)
+            self.tls_stub_peer = self.track(peers.SESStub(
+                self.work, "--auth", "off", "--no-record-bodies", tls=self.certificates))
+        return self.tls_stub_peer
 
     def memory(self, transport, result):
         self.figure("memory.master.peak_rss.%s_8_workers" % transport,

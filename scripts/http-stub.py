@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """A scriptable HTTP/1.1 server on 127.0.0.1 for HworkerSESTests.
 
-usage: http-stub.py
+usage: http-stub.py [--tls CERT KEY]
 
 Binds a free port, prints it on the first line of stdout, and serves until
-killed. Every request outside /_stub/ is recorded and answered with the next
+killed; with --tls, over TLS with that certificate chain and key (PEM).
+Every request outside /_stub/ is recorded and answered with the next
 canned response; the last canned response repeats. Control endpoints:
 
   POST /_stub/respond   body: JSON list of {"status", "headers": [[n, v]],
-                        "body", "delay_ms"}; replaces the canned responses
+                        "body", "delay_ms"}, or {"raw": text} to write text
+                        as it is (status line included) and close the
+                        connection; replaces the canned responses
   GET  /_stub/requests  JSON list of recorded requests: method, path,
                         headers ([[n, v]] in order), body (base64), client port
 
@@ -17,9 +20,11 @@ reuses its connection shows the same client port on consecutive requests.
 It answers like SES would, which moto cannot (throttling, pauses, faults).
 """
 
+import argparse
 import base64
 import http.server
 import json
+import ssl
 import sys
 import threading
 import time
@@ -68,14 +73,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             })
             response = responses[0] if len(responses) == 1 else responses.pop(0)
         time.sleep(response.get("delay_ms", 0) / 1000)
+        if "raw" in response:
+            self.wfile.write(response["raw"].encode())
+            self.close_connection = True
+            return
         self.reply(response["status"], response.get("headers", []), response.get("body", ""))
 
-    do_GET = do_POST = do_PUT = do_DELETE = handle_any
+    do_GET = do_POST = do_PUT = do_DELETE = do_CONNECT = handle_any
 
 
 def main():
+    parser = argparse.ArgumentParser(description="scriptable HTTP/1.1 stub on 127.0.0.1")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    args = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*args.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                             do_handshake_on_connect=False)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

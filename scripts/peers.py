@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -127,24 +128,61 @@ class Moto(Peer):
         return data.get("ses", {})
 
 
-class SESStub(Peer):
-    """The project's SES stub (scripts/ses-stub.py)."""
+class Certificates:
+    """A private certificate authority and a certificate it signed for `localhost`,
+    made with the openssl command in `workdir`; clients trust `authority`."""
 
-    def __init__(self, workdir, *flags):
+    def __init__(self, workdir):
+        directory = os.path.join(workdir, "tls-%d" % time.monotonic_ns())
+        os.makedirs(directory)
+        self.authority = os.path.join(directory, "ca.pem")
+        self.certificate = os.path.join(directory, "server.pem")
+        self.key = os.path.join(directory, "server.key")
+        ca_key = os.path.join(directory, "ca.key")
+        request = os.path.join(directory, "server.csr")
+        extensions = os.path.join(directory, "server.ext")
+        with open(extensions, "w") as f:
+            f.write("subjectAltName=DNS:localhost\n")
+        for arguments in (
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
+                 "-out", self.authority, "-days", "2", "-subj", "/CN=hworker test authority"],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", request,
+                 "-subj", "/CN=localhost"],
+                ["x509", "-req", "-in", request, "-CA", self.authority, "-CAkey", ca_key,
+                 "-CAcreateserial", "-out", self.certificate, "-days", "2",
+                 "-extfile", extensions]):
+            subprocess.run(["openssl"] + arguments, check=True, capture_output=True)
+
+
+class SESStub(Peer):
+    """The project's SES stub (scripts/ses-stub.py); with `tls` (Certificates), over
+    https at https://localhost:PORT."""
+
+    def __init__(self, workdir, *flags, tls=None):
         port_file = os.path.join(workdir, "stub-%d.port" % time.monotonic_ns())
+        arguments = list(flags)
+        if tls:
+            arguments += ["--tls", tls.certificate, tls.key]
         super().__init__([sys.executable, os.path.join(HERE, "ses-stub.py"), "--port", "0",
-                          "--port-file", port_file] + list(flags),
+                          "--port-file", port_file] + arguments,
                          os.path.join(workdir, "stub.log"))
         wait_until("the SES stub listens",
                    lambda: os.path.exists(port_file) and open(port_file).read().strip(), 20)
         self.port = int(open(port_file).read().strip())
-        self.url = "http://127.0.0.1:%d" % self.port
+        if tls:
+            self.url = "https://localhost:%d" % self.port
+            context = ssl.create_default_context(cafile=tls.authority)
+            self.opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+        else:
+            self.url = "http://127.0.0.1:%d" % self.port
+            self.opener = NO_PROXY
 
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
-        with NO_PROXY.open(request, timeout=30) as answer:
+        with self.opener.open(request, timeout=30) as answer:
             return json.load(answer)
 
     def configure(self, **settings):

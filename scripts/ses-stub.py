@@ -53,6 +53,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -1297,6 +1298,8 @@ def main(argv=None):
         description="Local Amazon SES stand-in (v1 Query + v2 REST-JSON) on 127.0.0.1.")
     ap.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
     ap.add_argument("--port-file", help="also write the port to this file")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                    help="serve https with this certificate chain and key (PEM files)")
     ap.add_argument("--secret", action="append", default=[], metavar="KEYID:SECRET",
                     help="credentials to verify SigV4 with (repeatable); turns on auth=verify")
     ap.add_argument("--auth", choices=["off", "format", "verify"],
@@ -1367,6 +1370,11 @@ def main(argv=None):
 
     Handler.state = state
     server = Server(("127.0.0.1", a.port), Handler)
+    if a.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*a.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                             do_handshake_on_connect=False)
     port = server.server_address[1]
     if a.port_file:
         tmp = f"{a.port_file}.{os.getpid()}.tmp"

@@ -62,7 +62,7 @@ extension SESClient {
         case invalidRegion(String)
         /// The endpoint URL does not parse; the reason says why.
         case invalidEndpoint(String, String)
-        /// libcurl could not create a handle.
+        /// The HTTP client refused its options (a proxy URL it cannot use).
         case httpClient(HTTPClientError)
 
         /// What is wrong, for an operator.

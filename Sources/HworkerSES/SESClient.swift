@@ -1,7 +1,7 @@
 // Sends email through Amazon SES, and reads the account's sending limits.
 //
 // One client per worker process, used from one thread: it owns an HTTPClient
-// (one libcurl handle, so one kept-alive connection to SES) and is not
+// (one kept-alive connection to SES) and is not
 // Sendable. Every call validates or builds its request, signs it with SigV4
 // at the moment of sending, and turns every failure into an SESError with a
 // classification the worker acts on. The client never retries: retry, delay,
@@ -37,8 +37,7 @@ public final class SESClient {
     /// - Parameters:
     ///   - configuration: Region, credentials, endpoint and timeouts.
     ///   - now: The clock used for signing; tests pass a fixed or skewed one.
-    /// - Throws: `ConfigurationError` for an invalid region or endpoint, or when libcurl
-    ///   cannot create a handle.
+    /// - Throws: `ConfigurationError` for an invalid region, endpoint or proxy.
     public init(
         configuration: Configuration, now: @escaping @Sendable () -> Date = { Date() }
     ) throws(ConfigurationError) {
@@ -163,7 +162,7 @@ extension SESClient {
         } catch {
             throw scrubbed(
                 SESError(
-                    operation: operation, kind: .transport(curlCode: error.code),
+                    operation: operation, kind: .transport(error.kind),
                     message: error.description, classification: .transient))
         }
         guard response.isSuccess else {

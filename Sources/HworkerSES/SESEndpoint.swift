@@ -3,7 +3,7 @@
 // The default is `https://email.<region>.amazonaws.com`; tests and special
 // deployments override it with a URL such as `http://127.0.0.1:5000`. The
 // Host header carries the port only when it is not the scheme's default, the
-// same rule botocore and libcurl follow, and the client sends exactly the
+// same rule botocore and browsers follow, and the client sends exactly the
 // value it signed.
 
 /// The base URL of the SES API.

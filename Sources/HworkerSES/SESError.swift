@@ -39,8 +39,8 @@ public struct SESError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// SES answered with an error status.
         case service(status: Int)
-        /// No answer: refused, reset, timed out (libcurl's CURLcode).
-        case transport(curlCode: Int32)
+        /// No complete answer: not resolved, refused, reset, timed out, TLS failure.
+        case transport(HTTPClientError.Kind)
         /// An answer that could not be read.
         case malformedResponse(status: Int)
         /// The message failed validation and was never sent.
@@ -97,7 +97,7 @@ public struct SESError: Error, Sendable, Equatable, CustomStringConvertible {
         var parts = ["\(operation):"]
         switch kind {
         case .service(let status): parts.append("HTTP \(status)")
-        case .transport(let code): parts.append("transport error \(code)")
+        case .transport(let kind): parts.append("transport error \(kind)")
         case .malformedResponse(let status): parts.append("unreadable answer (HTTP \(status))")
         case .invalidMessage: parts.append("invalid message")
         case .requestEncoding: parts.append("unencodable request")

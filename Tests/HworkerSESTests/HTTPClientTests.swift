@@ -7,7 +7,7 @@ import Testing
         let stub = try StubServer()
         defer { stub.stop() }
         let client = try HTTPClient()
-        let body = [UInt8](repeating: 0x61, count: 200_000)  // large enough for curl to Expect
+        let body = [UInt8](repeating: 0x61, count: 200_000)  // many TCP segments
         let response = try client.perform(
             HTTPRequest(
                 method: "POST", url: stub.url + "/upload?x=1",
@@ -76,7 +76,7 @@ import Testing
             try client.perform(HTTPRequest(method: "GET", url: stub.url + "/"))
         }
         #expect(error?.isTimeout == true)
-        #expect(error?.call == "curl_easy_perform")
+        #expect(error?.message.contains("timed out receiving") == true)
         #expect(Date().timeIntervalSince(start) < 2.5)
     }
 
@@ -85,7 +85,8 @@ import Testing
         let error = #expect(throws: HTTPClientError.self) {
             try HTTPClient().perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/"))
         }
-        #expect(error?.code == 7)  // CURLE_COULDNT_CONNECT
+        #expect(error?.kind == .connect)
+        #expect(error?.description == "connect: 127.0.0.1:\(port): Connection refused")
     }
 
     @Test func oversizedAnswerIsRefused() throws {
@@ -96,7 +97,7 @@ import Testing
         let error = #expect(throws: HTTPClientError.self) {
             try client.perform(HTTPRequest(method: "GET", url: stub.url + "/"))
         }
-        #expect(error?.code == 63)  // CURLE_FILESIZE_EXCEEDED
+        #expect(error?.kind == .responseTooLarge)
     }
 
     /// The stub stands in for the proxy: the request for a name that never resolves reaches
@@ -116,6 +117,119 @@ import Testing
         let error = #expect(throws: HTTPClientError.self) {
             try HTTPClient().perform(HTTPRequest(method: "GET", url: "file:///etc/passwd"))
         }
-        #expect(error?.code == 1)  // CURLE_UNSUPPORTED_PROTOCOL
+        #expect(error?.kind == .invalidRequest)
+    }
+
+    @Test func unresolvableNameIsATransportError() throws {
+        let error = #expect(throws: HTTPClientError.self) {
+            try HTTPClient().perform(HTTPRequest(method: "GET", url: "http://name.invalid/"))
+        }
+        #expect(error?.kind == .resolve)
+        #expect(error?.message.hasPrefix("name.invalid: ") == true)
+    }
+
+    @Test func headerWithALineBreakIsRefusedBeforeConnecting() throws {
+        let port = try #require(ChildProcess.freePort())
+        let error = #expect(throws: HTTPClientError.self) {
+            try HTTPClient().perform(
+                HTTPRequest(
+                    method: "GET", url: "http://127.0.0.1:\(port)/",
+                    headers: [HTTPHeader("X-Test", "a\r\nInjected: yes")]))
+        }
+        #expect(error?.kind == .invalidRequest)
+    }
+
+    /// CONNECT goes to the proxy for an https URL; the stub refuses it, which the client
+    /// reports as the proxy's refusal (nothing leaves 127.0.0.1).
+    @Test func httpsThroughAProxyAsksForATunnel() throws {
+        let proxy = try StubServer()
+        defer { proxy.stop() }
+        try proxy.respond([(403, [], "no", 0)])
+        let client = try HTTPClient(options: .init(proxy: proxy.url))
+        let error = #expect(throws: HTTPClientError.self) {
+            try client.perform(HTTPRequest(method: "GET", url: "https://ses.example.invalid/x"))
+        }
+        #expect(error?.kind == .proxy)
+        let request = try #require(try proxy.requests().first)
+        #expect(request.method == "CONNECT")
+        #expect(request.path == "ses.example.invalid:443")
+    }
+}
+
+@Suite struct HTTPFramingTests {
+    @Test func chunkedAnswerIsReassembled() throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw([
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n"
+        ])
+        let response = try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        #expect(String(decoding: response.body, as: UTF8.self) == "hello, world")
+    }
+
+    @Test func answerWithoutLengthEndsWithTheConnection() throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw(["HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close"])
+        let client = try HTTPClient()
+        let first = try client.perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        #expect(String(decoding: first.body, as: UTF8.self) == "until close")
+        #expect(first.headers.value(for: "content-type") == "text/plain")
+
+        // The connection is gone, so the next request opens a new one and still succeeds.
+        try stub.respond([(200, [], "again", 0)])
+        let second = try client.perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        #expect(String(decoding: second.body, as: UTF8.self) == "again")
+        #expect(!client.lastRequestReusedConnection)
+    }
+
+    @Test func interimAnswersAreSkipped() throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw([
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
+        ])
+        let response = try HTTPClient().perform(HTTPRequest(method: "POST", url: stub.url + "/"))
+        #expect(response.status == 201)
+        #expect(response.body == Array("ok".utf8))
+    }
+
+    @Test func answerThatIsNotHTTPIsMalformed() throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw(["SSH-2.0-OpenSSH\r\n\r\n"])
+        let error = #expect(throws: HTTPClientError.self) {
+            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        }
+        #expect(error?.kind == .malformedResponse)
+    }
+
+    @Test func bodyCutShortIsAReceiveError() throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw(["HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"])
+        let error = #expect(throws: HTTPClientError.self) {
+            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        }
+        #expect(error?.kind == .receive)
+        #expect(error?.message.contains("middle of the body") == true)
+    }
+
+    @Test func closedKeptConnectionIsReplacedWithoutAnError() throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw([
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo",
+        ])
+        let client = try HTTPClient()
+        let first = try client.perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        // The stub closes after each raw answer although it said nothing about it.
+        Thread.sleep(forTimeInterval: 0.2)
+        let second = try client.perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        #expect(first.body == Array("one".utf8) && second.body == Array("two".utf8))
+        let ports = try stub.requests().map(\.client_port)
+        #expect(ports.count == 2 && ports[0] != ports[1])
     }
 }

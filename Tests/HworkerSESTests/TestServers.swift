@@ -126,16 +126,29 @@ final class StubServer {
     /// cleaned up) exactly as long as the test.
     func stop() { child.stop() }
 
-    init() throws {
+    /// Starts the stub; with `tls`, it serves https with that certificate, at
+    /// `https://<host>:<port>`.
+    init(tls: TestCertificates? = nil, host: String = "127.0.0.1") throws {
         let output = Pipe()
         let script = PythonScript.directory.appendingPathComponent("http-stub.py").path
+        let options = tls.map { ["--tls", $0.serverCertificate, $0.serverKey] } ?? []
         child = try ChildProcess(
-            ["python3", script], stdout: output, stderr: FileHandle.nullDevice)
+            ["python3", script] + options, stdout: output, stderr: FileHandle.nullDevice)
         guard let port = ChildProcess.readLine(output, timeout: 30).flatMap(Int.init) else {
             throw TestServerError(description: "stub server did not report its port")
         }
-        url = "http://127.0.0.1:\(port)"
-        control = try HTTPClient()
+        url = "\(tls == nil ? "http" : "https")://\(host):\(port)"
+        control = try HTTPClient(options: .init(trustedCertificates: tls?.authority))
+    }
+
+    /// Makes the next answers raw text written as it is, each closing its connection.
+    func respondRaw(_ answers: [String]) throws {
+        let body = try JSONSerialization.data(withJSONObject: answers.map { ["raw": $0] })
+        let answer = try control.perform(
+            HTTPRequest(method: "POST", url: url + "/_stub/respond", body: [UInt8](body)))
+        guard answer.status == 204 else {
+            throw TestServerError(description: "stub refused responses: \(answer.status)")
+        }
     }
 
     /// Replaces the canned responses: (status, headers, body, delay in ms).
@@ -158,6 +171,58 @@ final class StubServer {
     func requests() throws -> [Recorded] {
         let answer = try control.perform(HTTPRequest(method: "GET", url: url + "/_stub/requests"))
         return try JSONDecoder().decode([Recorded].self, from: Data(answer.body))
+    }
+}
+
+/// A private certificate authority and a server certificate it signed, made with the
+/// openssl command in a temporary directory, for https tests on 127.0.0.1.
+struct TestCertificates {
+    /// The authority's certificate (PEM): what a client must trust.
+    let authority: String
+    /// The server's certificate (PEM).
+    let serverCertificate: String
+    /// The server's private key (PEM).
+    let serverKey: String
+
+    /// Makes an authority and a server certificate for `names` (subjectAltName entries
+    /// such as `DNS:localhost` or `IP:127.0.0.1`).
+    init(names: String) throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("hworker-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true)
+        authority = directory + "/ca.pem"
+        serverCertificate = directory + "/server.pem"
+        serverKey = directory + "/server.key"
+        let caKey = directory + "/ca.key"
+        let request = directory + "/server.csr"
+        let extensions = directory + "/server.ext"
+        try "subjectAltName=\(names)\n".write(toFile: extensions, atomically: true, encoding: .utf8)
+        try Self.openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey, "-out", authority,
+            "-days", "2", "-subj", "/CN=hworker test authority",
+        ])
+        try Self.openssl([
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", serverKey, "-out", request,
+            "-subj", "/CN=hworker test server",
+        ])
+        try Self.openssl([
+            "x509", "-req", "-in", request, "-CA", authority, "-CAkey", caKey,
+            "-CAcreateserial", "-out", serverCertificate, "-days", "2", "-extfile", extensions,
+        ])
+    }
+
+    private static func openssl(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestServerError(description: "openssl \(arguments[0]) failed")
+        }
     }
 }
 

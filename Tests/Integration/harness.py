@@ -45,9 +45,11 @@ class DaemonTestCase(unittest.TestCase):
         self.peers.append(peer)
         return peer
 
-    def stub(self, *flags):
-        """The SES stub; injected faults hit sends only, not the monitor's account checks."""
-        stub = self.track(peers.SESStub(self.work, "--secret", "%s:%s" % (KEY_ID, SECRET_KEY), *flags))
+    def stub(self, *flags, tls=None):
+        """The SES stub (over https with `tls`, a peers.Certificates); injected faults hit
+        sends only, not the monitor's account checks."""
+        stub = self.track(peers.SESStub(self.work, "--secret", "%s:%s" % (KEY_ID, SECRET_KEY),
+                                        *flags, tls=tls))
         stub.configure(fault_ops="send")
         return stub
 

@@ -3,7 +3,9 @@ workers and monitor, against real Redis, moto and the project's SES stub."""
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import time
 import unittest
 
@@ -51,6 +53,44 @@ class EveryJobFieldReachesMoto(DaemonTestCase):
         self.assertEqual(stats.get("dead", 0), 0)
         self.assertEqual(stats["delayed"], 1)
         self.assertIn("sending refused by SES", self.log())
+
+
+class HttpsEndpoint(DaemonTestCase):
+    """SES over TLS: the stub serves https with a certificate from a private authority,
+    which the daemon trusts through OpenSSL's SSL_CERT_FILE or SSL_CERT_DIR."""
+
+    def send_five_over_tls(self, tls, **trust):
+        stub = self.stub(tls=tls)
+        config = self.config(ses_endpoint=stub.url)
+        self.daemon(config, dict(self.env(), **trust))
+        for i in range(5):
+            self.enqueue(config, to="r%d@example.org" % i, subject="tls %d" % i, text="t")
+        self.wait_stats("all are sent", lambda s: s.get("sent", 0) == 5)
+        self.assertEqual(sorted(m["subject"] for m in stub.sent()),
+                         ["tls %d" % i for i in range(5)])
+
+    def test_jobs_are_sent_over_tls_verified_with_a_certificate_file(self):
+        tls = peers.Certificates(self.work)
+        self.send_five_over_tls(tls, SSL_CERT_FILE=tls.authority)
+
+    def test_jobs_are_sent_over_tls_verified_with_a_hashed_directory(self):
+        tls = peers.Certificates(self.work)
+        directory = os.path.join(self.work, "trusted")
+        os.makedirs(directory)
+        shutil.copy(tls.authority, directory)
+        subprocess.run(["openssl", "rehash", directory], check=True, capture_output=True)
+        self.send_five_over_tls(tls, SSL_CERT_DIR=directory)
+
+    def test_an_untrusted_certificate_keeps_the_job_queued_for_retry(self):
+        tls = peers.Certificates(self.work)
+        stub = self.stub(tls=tls)
+        config = self.config(ses_endpoint=stub.url, account_check="off")
+        self.daemon(config)
+        self.enqueue(config, to="a@example.org", subject="s", text="t")
+        self.wait_stats("the send is retried", lambda s: s.get("retried", 0) >= 1)
+        self.assertEqual(stub.sent(), [])
+        self.assertEqual(self.stats().get("dead", 0), 0)
+        self.assertIn("certificate verify failed", self.log())
 
 
 class QueueBehaviour(DaemonTestCase):

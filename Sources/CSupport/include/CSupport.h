@@ -1,9 +1,10 @@
-// Typed C helpers that Swift cannot call directly: variadic libcurl and
-// prctl entry points, and the layout of the shared-memory rate segment.
+// C helpers that Swift cannot call directly or should not see: OpenSSL behind
+// a small TLS interface, the variadic prctl, and the layout of the
+// shared-memory rate segment.
 #ifndef HWORKER_CSUPPORT_H
 #define HWORKER_CSUPPORT_H
 
-#include <curl/curl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/signalfd.h>
@@ -11,38 +12,43 @@
 #include <poll.h>
 #include <semaphore.h>
 
-// MARK: libcurl
+// MARK: TLS
 //
-// libcurl is loaded with dlopen by the first process that talks to SES, so the
-// master, the monitors and workers with another transport never map it and
-// the dozen libraries it pulls in (TLS, Kerberos, LDAP, ...). Every call goes
-// through these wrappers; curl_easy_setopt and curl_easy_getinfo are variadic
-// and get one typed wrapper per argument type.
+// OpenSSL (libssl.so.3) is loaded with dlopen by the first HTTP client that
+// opens an https connection (see TLS.c); the Swift side owns the socket and
+// every wait, these functions drive OpenSSL on it. No OpenSSL type crosses
+// into Swift.
 
-/// Loads libcurl.so.4 and runs curl_global_init once.
+/// Results of hw_tls_handshake, hw_tls_read and hw_tls_write besides a byte count.
+#define HW_TLS_CLOSED 0        // the peer closed the TLS session (read only)
+#define HW_TLS_FAILED (-1)     // see hw_tls_message
+#define HW_TLS_WANT_READ (-2)  // wait until the socket is readable, then call again
+#define HW_TLS_WANT_WRITE (-3) // wait until the socket is writable, then call again
+
+/// One TLS session on a caller-owned socket, with the message of its last failure.
+typedef struct hw_tls hw_tls;
+
+/// Loads libssl.so.3 once per process (thread-safe).
 /// Returns NULL on success, else a message saying what failed.
-const char *hw_curl_load(void);
+const char *hw_tls_load(void);
 
-CURL *hw_curl_easy_init(void);
-void hw_curl_easy_cleanup(CURL *handle);
-void hw_curl_easy_reset(CURL *handle);
-CURLcode hw_curl_easy_perform(CURL *handle);
-const char *hw_curl_easy_strerror(CURLcode code);
-struct curl_slist *hw_curl_slist_append(struct curl_slist *list, const char *line);
-void hw_curl_slist_free_all(struct curl_slist *list);
+/// A client context that verifies the peer against `ca_file` (PEM), or against the
+/// system's trusted certificates when `ca_file` is NULL; TLS 1.2 at least.
+/// Returns NULL with a message in `message` on failure.
+void *hw_tls_context_new(const char *ca_file, char *message, size_t size);
+void hw_tls_context_free(void *context);
 
-CURLcode hw_curl_set_long(CURL *handle, CURLoption option, long value);
-CURLcode hw_curl_set_string(CURL *handle, CURLoption option, const char *value);
-CURLcode hw_curl_set_pointer(CURL *handle, CURLoption option, void *value);
-CURLcode hw_curl_set_slist(CURL *handle, CURLoption option, struct curl_slist *list);
-CURLcode hw_curl_set_size(CURL *handle, CURLoption option, curl_off_t value);
+/// A session on `fd` that checks the certificate names `host` (a DNS name, with SNI, or
+/// an address literal). Returns NULL with a message in `message` on failure.
+hw_tls *hw_tls_new(void *context, int fd, const char *host, char *message, size_t size);
+void hw_tls_free(hw_tls *tls);
 
-typedef size_t (*hw_curl_write_fn)(char *data, size_t size, size_t count, void *context);
-CURLcode hw_curl_set_write_function(CURL *handle, hw_curl_write_fn function);
-CURLcode hw_curl_set_header_function(CURL *handle, hw_curl_write_fn function);
-
-CURLcode hw_curl_get_response_code(CURL *handle, long *code);
-CURLcode hw_curl_get_long(CURL *handle, CURLINFO info, long *value);
+long hw_tls_handshake(hw_tls *tls);
+long hw_tls_read(hw_tls *tls, void *buffer, size_t size);
+long hw_tls_write(hw_tls *tls, const void *buffer, size_t size);
+/// Decrypted bytes buffered inside OpenSSL, readable without waiting on the socket.
+int hw_tls_pending(hw_tls *tls);
+const char *hw_tls_message(const hw_tls *tls);
 
 // MARK: process control (prctl is variadic)
 
