@@ -222,11 +222,20 @@ final class HTTPConnection {
     }
 
     /// Whether the connection can carry another request: the peer has neither closed it
-    /// nor sent anything unasked since the last answer.
+    /// nor sent anything unasked since the last answer. Over TLS, records that carry no
+    /// data (TLS 1.3 session tickets, key updates) may arrive after an answer; they are
+    /// read here and do not count.
     var isIdleAndOpen: Bool {
-        if let tls, hw_tls_pending(tls) > 0 { return false }
-        var entry = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        return poll(&entry, 1, 0) == 0
+        while true {
+            if let tls, hw_tls_pending(tls) > 0 { return false }
+            var entry = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, 0)
+            if ready == 0 { return true }
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0, let tls else { return false }
+            var byte: UInt8 = 0
+            guard hw_tls_read(tls, &byte, 1) == HW_TLS_WANT_READ else { return false }
+        }
     }
 
     /// Waits as OpenSSL asked, or throws its failure.
