@@ -260,9 +260,9 @@ static long outcome(hw_tls *tls, int result) {
         snprintf(tls->message, sizeof tls->message, "certificate verify failed: %s",
                  ssl.verify_string(verified));
         ssl.err_clear();
-    } else {
-        describe_openssl_error(tls->message, sizeof tls->message, "TLS failure");
+        return HW_TLS_UNTRUSTED;
     }
+    describe_openssl_error(tls->message, sizeof tls->message, "TLS failure");
     return HW_TLS_FAILED;
 }
 

@@ -120,13 +120,12 @@ public enum CommandLineTool {
         }
         var config: Configuration
         do {
-            config = try loadResolved(path)
+            config = try loadResolved(path, warnAboutSecrets: true)
         } catch {
             printError("hworker-ses: \(error)\n")
             return exitConfigError
         }
         if let formatOverride { config.logFormat = formatOverride }
-        warnIfReadableByOthers(path, config)
         return Master(
             config: config, configPath: path, signals: signals, logFormatOverride: formatOverride
         ).run()
@@ -140,8 +139,7 @@ public enum CommandLineTool {
             return exitUsage
         }
         do {
-            let config = try loadResolved(path)
-            warnIfReadableByOthers(path, config)
+            let config = try loadResolved(path, warnAboutSecrets: true)
             return printOut(
                 "\(path): ok (queue \(config.queue), \(config.workers) workers, rate \(config.rate)/s)\n"
             )
@@ -152,8 +150,13 @@ public enum CommandLineTool {
     }
 
     /// Loads a configuration file and resolves its credentials; errors name the file.
-    static func loadResolved(_ path: String) throws -> Configuration {
+    /// With `warnAboutSecrets`, warns when the file itself holds a secret and other
+    /// users can read it (credentials from the environment do not count).
+    static func loadResolved(_ path: String, warnAboutSecrets: Bool = false) throws
+        -> Configuration
+    {
         let config = try ConfigParser.load(path: path)
+        if warnAboutSecrets { warnIfReadableByOthers(path, config) }
         do {
             return try CredentialResolver.resolve(config)
         } catch {
@@ -161,7 +164,8 @@ public enum CommandLineTool {
         }
     }
 
-    /// Warns when a file holding secrets can be read by other users.
+    /// Warns when a file holding secrets (as written, before credentials are resolved)
+    /// can be read by other users.
     private static func warnIfReadableByOthers(_ path: String, _ config: Configuration) {
         let hasSecret = config.redisPassword != nil || config.awsSecretAccessKey != nil
         var status = stat()

@@ -42,7 +42,7 @@ final class SESTransport: MailTransport {
         switch error.classification {
         case .throttled: action = .throttle
         case .dailyQuotaExceeded: action = .pause(seconds: pauses.quota)
-        case .paused, .credentials: action = .pause(seconds: pauses.refusal)
+        case .paused, .credentials, .untrusted: action = .pause(seconds: pauses.refusal)
         case .clock, .transient: action = .retry
         case .permanent: action = .dead
         }
@@ -52,6 +52,7 @@ final class SESTransport: MailTransport {
     private static func codeForKind(_ kind: SESError.Kind) -> String {
         switch kind {
         case .service(let status): return "HTTP\(status)"
+        case .transport(.certificate): return "untrusted-certificate"
         case .transport: return "network"
         case .malformedResponse: return "malformed-answer"
         case .invalidMessage: return "invalid"

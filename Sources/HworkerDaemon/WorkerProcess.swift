@@ -420,7 +420,11 @@ final class WorkerProcess {
         switch outcome {
         case .retried(let attempts, let delay):
             if case .pause = failure.action {
-                log.error("sending refused by SES; job kept for later", fields)
+                let message =
+                    failure.code == "untrusted-certificate"
+                    ? "SES's certificate is not trusted; sending paused, job kept for later"
+                    : "sending refused by SES; job kept for later"
+                log.error(message, fields)
             }
             log.info(
                 "retry", fields + [("attempts", String(attempts)), ("delay_ms", String(delay))])

@@ -17,8 +17,11 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
         case resolve
         /// No TCP connection could be made (refused, unreachable).
         case connect
-        /// The TLS handshake or a TLS read or write failed, certificate checks included.
+        /// The TLS handshake or a TLS read or write failed.
         case tls
+        /// The peer's certificate failed verification: unknown authority, another name,
+        /// expired. Retrying does not help until the trusted certificates change.
+        case certificate
         /// The request could not be written (the connection broke).
         case send
         /// The answer could not be read (the connection broke before it was complete).

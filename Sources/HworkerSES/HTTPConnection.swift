@@ -249,6 +249,9 @@ final class HTTPConnection {
             try Self.wait(socket, for: POLLOUT, until: deadline, peer: peer, doing: doing)
         case HW_TLS_CLOSED:
             throw HTTPClientError(.tls, "\(peer): the peer closed the TLS session \(doing)")
+        case HW_TLS_UNTRUSTED:
+            let reason = tls.map { String(cString: hw_tls_message($0)) } ?? "untrusted"
+            throw HTTPClientError(.certificate, "\(peer): \(reason)")
         default:
             let reason = tls.map { String(cString: hw_tls_message($0)) } ?? "TLS failure"
             throw HTTPClientError(.tls, "\(peer): \(reason)")

@@ -162,8 +162,8 @@ extension SESClient {
         } catch {
             throw scrubbed(
                 SESError(
-                    operation: operation, kind: .transport(error.kind),
-                    message: error.description, classification: .transient))
+                    operation: operation, kind: .transport(error.kind), message: error.message,
+                    classification: error.kind == .certificate ? .untrusted : .transient))
         }
         guard response.isSuccess else {
             throw scrubbed(SESError.fromResponse(response, operation: operation))

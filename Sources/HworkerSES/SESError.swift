@@ -28,6 +28,10 @@ public struct SESError: Error, Sendable, Equatable, CustomStringConvertible {
         case clock
         /// A server or network failure: retry with exponential backoff and jitter.
         case transient
+        /// SES's TLS certificate could not be verified (trusted certificates missing or
+        /// wrong, or something intercepting the connection): pause all sending and alert;
+        /// the message is not at fault.
+        case untrusted
         /// The message itself was refused: dead-letter it with the reason.
         case permanent
 
@@ -97,7 +101,7 @@ public struct SESError: Error, Sendable, Equatable, CustomStringConvertible {
         var parts = ["\(operation):"]
         switch kind {
         case .service(let status): parts.append("HTTP \(status)")
-        case .transport(let kind): parts.append("transport error \(kind)")
+        case .transport(let kind): parts.append("transport error \(kind):")
         case .malformedResponse(let status): parts.append("unreadable answer (HTTP \(status))")
         case .invalidMessage: parts.append("invalid message")
         case .requestEncoding: parts.append("unencodable request")

@@ -36,7 +36,7 @@ import Testing
         let error = #expect(throws: HTTPClientError.self) {
             try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
         }
-        #expect(error?.kind == .tls)
+        #expect(error?.kind == .certificate)
         #expect(error?.message.contains("certificate verify failed") == true)
         #expect(try stub.requests().isEmpty, "nothing was sent to an unverified peer")
     }
@@ -49,8 +49,23 @@ import Testing
         let error = #expect(throws: HTTPClientError.self) {
             try client.perform(HTTPRequest(method: "GET", url: stub.url + "/"))
         }
-        #expect(error?.kind == .tls)
+        #expect(error?.kind == .certificate)
         #expect(error?.message.contains("mismatch") == true)
+    }
+
+    @Test func untrustedSESIsClassifiedForAPauseNotARetry() throws {
+        let certificates = try Self.certificates.get()
+        let stub = try StubServer(tls: certificates, host: "localhost")
+        defer { stub.stop() }
+        let client = try SESClient(
+            configuration: .init(
+                region: "us-east-1",
+                credentials: AWSCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret"),
+                endpoint: stub.url))
+        let error = #expect(throws: SESError.self) { try client.getAccount() }
+        #expect(error?.kind == .transport(.certificate))
+        #expect(error?.classification == .untrusted)
+        #expect(error?.description.contains("transport error certificate: localhost:") == true)
     }
 
     @Test func plainHTTPPeerFailsTheHandshake() throws {

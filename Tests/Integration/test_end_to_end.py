@@ -85,7 +85,7 @@ class HttpsEndpoint(DaemonTestCase):
         subprocess.run(["openssl", "rehash", directory], check=True, capture_output=True)
         self.send_five_over_tls(tls, SSL_CERT_DIR=directory)
 
-    def test_an_untrusted_certificate_keeps_the_job_queued_for_retry(self):
+    def test_an_untrusted_certificate_pauses_sending_and_keeps_the_job(self):
         tls = peers.Certificates(self.work)
         stub = self.stub(tls=tls)
         config = self.config(ses_endpoint=stub.url, account_check="off")
@@ -94,10 +94,16 @@ class HttpsEndpoint(DaemonTestCase):
         env.pop("SSL_CERT_DIR", None)
         self.daemon(config, env)
         self.enqueue(config, to="a@example.org", subject="s", text="t")
-        self.wait_stats("the send is retried", lambda s: s.get("retried", 0) >= 1)
+        self.wait_stats("the send is put off", lambda s: s.get("retried", 0) >= 1)
         self.assertEqual(stub.sent(), [])
-        self.assertEqual(self.stats().get("dead", 0), 0)
+        stats = self.stats()
+        self.assertEqual((stats.get("dead", 0), stats["delayed"]), (0, 1))
+        self.assertEqual(self.client.hvals("hworker:{%s}:attempts" % self.queue), [],
+                         "no attempt is used up")
+        self.assertIn("SES's certificate is not trusted; sending paused", self.log())
         self.assertIn("certificate verify failed", self.log())
+        paused = self.cli("stats", "--config", config, "--json")
+        self.assertIn("certificate verify failed", paused.stdout)
 
 
 class QueueBehaviour(DaemonTestCase):

@@ -197,6 +197,13 @@ class RedisSecurity(DaemonTestCase):
         os.chmod(config, 0o600)
         self.assertNotIn("readable by other users", self.cli("check-config", config).stderr)
 
+    def test_a_readable_config_without_secrets_draws_no_warning(self):
+        config = self.config()  # the key pair comes from the environment
+        os.chmod(config, 0o644)
+        result = self.cli("check-config", config)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn("readable by other users", result.stderr)
+
 
 class SESFaults(DaemonTestCase):
     def run_with(self, settings, count=6, **config):

@@ -24,6 +24,7 @@
 #define HW_TLS_FAILED (-1)     // see hw_tls_message
 #define HW_TLS_WANT_READ (-2)  // wait until the socket is readable, then call again
 #define HW_TLS_WANT_WRITE (-3) // wait until the socket is writable, then call again
+#define HW_TLS_UNTRUSTED (-4)  // the peer's certificate failed verification; see hw_tls_message
 
 /// One TLS session on a caller-owned socket, with the message of its last failure.
 typedef struct hw_tls hw_tls;
