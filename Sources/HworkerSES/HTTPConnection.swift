@@ -27,6 +27,13 @@ struct HTTPDeadline {
         HTTPDeadline(instant: min(instant, .now + duration))
     }
 
+    /// Throws a timeout once the deadline has passed.
+    func check(peer: String, doing: String) throws(HTTPClientError) {
+        guard instant > .now else {
+            throw HTTPClientError(.timeout, "\(peer): timed out \(doing)")
+        }
+    }
+
     /// The time left; zero once passed.
     var remaining: Duration {
         max(.zero, instant - .now)
@@ -72,11 +79,11 @@ final class HTTPConnection {
         host: String, port: Int, deadline: HTTPDeadline
     ) throws(HTTPClientError) -> HTTPConnection {
         let peer = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
-        let resolved = getaddrinfo(host, String(port), &hints, &list)
+        let resolved = hw_resolve(host, String(port), deadline.pollTimeout, &list)
+        if resolved == HW_RESOLVE_TIMEOUT {
+            throw HTTPClientError(.timeout, "\(host): timed out resolving the name")
+        }
         guard resolved == 0, let first = list else {
             let reason =
                 resolved == EAI_SYSTEM ? errnoText() : String(cString: gai_strerror(resolved))
@@ -154,6 +161,7 @@ final class HTTPConnection {
         }
         tls = session
         while true {
+            try deadline.check(peer: peer, doing: "in the TLS handshake")
             let result = hw_tls_handshake(session)
             if result > 0 { return }
             try waitForTLS(result, doing: "in the TLS handshake", deadline: deadline)
@@ -175,6 +183,7 @@ final class HTTPConnection {
     ) throws(HTTPClientError) {
         var offset = 0
         while offset < bytes.count {
+            try deadline.check(peer: peer, doing: "sending")
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             if let tls {
                 let result = hw_tls_write(tls, rest.baseAddress, rest.count)
@@ -204,6 +213,8 @@ final class HTTPConnection {
         throws(HTTPClientError) -> Int
     {
         while true {
+            // A peer that never lets the socket run dry would otherwise never time out.
+            try deadline.check(peer: peer, doing: "receiving")
             if let tls {
                 let result = hw_tls_read(tls, buffer.baseAddress, buffer.count)
                 if result > 0 { return result }

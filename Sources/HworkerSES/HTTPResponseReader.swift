@@ -3,8 +3,10 @@
 // by chunked transfer coding, or by the end of the connection, and decides
 // whether the connection may carry another request.
 //
-// Limits keep a broken or hostile peer from exhausting memory: 64 KiB of
-// headers, `maximumBodyBytes` of body. Anything that is not well-formed
+// Limits keep a broken or hostile peer from exhausting memory: 64 KiB for
+// all header lines of an answer together (interim 1xx answers and chunked
+// trailers included), `maximumBodyBytes` of body. The connection's deadline
+// bounds the time, however the peer trickles its bytes. Anything that is not well-formed
 // HTTP/1.x is a `malformedResponse` error and the connection is dropped.
 
 /// The parts of one answer, and whether its connection stays usable.
@@ -22,6 +24,7 @@ struct HTTPResponseReader {
     private let maximumBodyBytes: Int
     private var buffer: [UInt8] = []
     private var start = 0
+    private var headBytesLeft = Self.maximumHeadBytes
 
     /// Whether any byte of an answer has arrived: until then a broken kept connection
     /// means the request was never seen, and it may be sent again on a new one.
@@ -73,20 +76,30 @@ struct HTTPResponseReader {
     }
 
     private mutating func readHead() throws(HTTPClientError) -> Head {
-        var lines: [ArraySlice<UInt8>] = []
+        var lines: [[UInt8]] = []
         while true {
-            let line = try readLine(limit: Self.maximumHeadBytes)
+            let line = try readHeadLine()
             if line.isEmpty {
                 if lines.isEmpty { continue }  // stray CRLF before a status line is tolerated
                 break
             }
             lines.append(line)
-            guard lines.count <= 500 else { throw malformed("more than 500 header lines") }
         }
         return try parseHead(lines)
     }
 
-    private func parseHead(_ lines: [ArraySlice<UInt8>]) throws(HTTPClientError) -> Head {
+    /// A line of a head or of trailers, counted against the answer's header budget and
+    /// copied out of the buffer (a slice would pin the buffer's storage).
+    private mutating func readHeadLine() throws(HTTPClientError) -> [UInt8] {
+        let line = try readLine(limit: headBytesLeft)
+        headBytesLeft -= line.count + 2
+        guard headBytesLeft >= 0 else {
+            throw malformed("headers over \(Self.maximumHeadBytes) bytes")
+        }
+        return Array(line)
+    }
+
+    private func parseHead(_ lines: [[UInt8]]) throws(HTTPClientError) -> Head {
         let statusLine = String(decoding: lines[0], as: UTF8.self)
         let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0",
@@ -140,7 +153,9 @@ struct HTTPResponseReader {
             let line = try readLine(limit: 1024)
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }
             let digits = String(decoding: sizeText, as: UTF8.self).trimmingSpaces()
-            guard !digits.isEmpty, digits.count <= 15, let size = Int(digits, radix: 16) else {
+            guard !digits.isEmpty, digits.count <= 15, digits.allSatisfy(\.isHexDigit),
+                let size = Int(digits, radix: 16)
+            else {
                 throw malformed("invalid chunk size line")
             }
             if size == 0 { break }
@@ -149,7 +164,7 @@ struct HTTPResponseReader {
             guard try readLine(limit: 2).isEmpty else { throw malformed("no CRLF after a chunk") }
         }
         // Trailers are read and dropped.
-        while try !readLine(limit: Self.maximumHeadBytes).isEmpty {}
+        while try !readHeadLine().isEmpty {}
         return body
     }
 

@@ -97,7 +97,8 @@ public final class SESClient {
             contentType: "application/json", body: body)
 
         guard let messageID = Self.messageID(in: response.body), !messageID.isEmpty else {
-            throw SESError.malformed(response, operation: operation, expected: "a MessageId")
+            throw scrubbed(
+                SESError.malformed(response, operation: operation, expected: "a MessageId"))
         }
         return SentMessage(messageId: messageID)
     }
@@ -112,7 +113,8 @@ public final class SESClient {
             operation, method: "GET", path: "/v2/email/account", contentType: nil, body: [])
         guard let answer = try? JSONDecoder().decode(AccountAnswer.self, from: Data(response.body))
         else {
-            throw SESError.malformed(response, operation: operation, expected: "an account")
+            throw scrubbed(
+                SESError.malformed(response, operation: operation, expected: "an account"))
         }
         return answer.account
     }
@@ -133,7 +135,8 @@ public final class SESClient {
         guard let max = number("Max24HourSend"), let rate = number("MaxSendRate"),
             let sent = number("SentLast24Hours")
         else {
-            throw SESError.malformed(response, operation: operation, expected: "a send quota")
+            throw scrubbed(
+                SESError.malformed(response, operation: operation, expected: "a send quota"))
         }
         return SendQuota(max24HourSend: max, maxSendRate: rate, sentLast24Hours: sent)
     }

@@ -205,6 +205,41 @@ import Testing
         #expect(error?.kind == .malformedResponse)
     }
 
+    @Test(arguments: ["-1", "-FFFFFFFFFFFFFF", "+5", "0x5", " "])
+    func chunkSizeThatIsNotHexIsMalformed(size: String) throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw([
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nhello\r\n0\r\n\r\n"
+        ])
+        let error = #expect(throws: HTTPClientError.self) {
+            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        }
+        #expect(error?.kind == .malformedResponse)
+    }
+
+    /// Header lines, interim answers and trailers share one 64 KiB budget per answer.
+    @Test(arguments: [
+        "HTTP/1.1 200 OK\r\n"
+            + String(
+                repeating: "X-Filler: " + String(repeating: "a", count: 1000) + "\r\n", count: 70)
+            + "Content-Length: 0\r\n\r\n",
+        String(repeating: "HTTP/1.1 100 Continue\r\n\r\n", count: 3000),
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+            + String(
+                repeating: "X-Trailer: " + String(repeating: "t", count: 1000) + "\r\n", count: 70),
+    ])
+    func floodOfHeaderLinesIsMalformed(answer: String) throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw([answer])
+        let error = #expect(throws: HTTPClientError.self) {
+            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        }
+        #expect(error?.kind == .malformedResponse)
+        #expect(error?.message.contains("headers over 65536 bytes") == true)
+    }
+
     @Test func bodyCutShortIsAReceiveError() throws {
         let stub = try StubServer()
         defer { stub.stop() }

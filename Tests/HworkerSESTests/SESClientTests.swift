@@ -207,6 +207,22 @@ import Testing
         #expect(error?.description.contains(Self.credentials.secretAccessKey) == false)
     }
 
+    @Test func echoedTokenIsScrubbedFromAnUnreadableSuccess() throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        let token = "FwoGZXIvYXdzSECRETTOKEN123456"
+        try stub.respond([(200, [], #"{"x-amz-security-token": "\#(token)"}"#, 0)])
+        let temporary = AWSCredentials(
+            accessKeyId: "ASIATEMP", secretAccessKey: "s3cr3t-value", sessionToken: token)
+        let error = #expect(throws: SESError.self) {
+            try Self.client(stub, credentials: temporary).send(
+                EmailMessage(from: "a@example.com", to: ["b@example.com"], subject: "s", text: "t"))
+        }
+        #expect(error?.kind == .malformedResponse(status: 200))
+        #expect(error?.description.contains(token) == false)
+        #expect(error?.description.contains("<redacted>") == true)
+    }
+
     @Test func unreadableSuccessIsTransient() throws {
         let stub = try StubServer()
         defer { stub.stop() }

@@ -12,6 +12,19 @@
 #include <poll.h>
 #include <semaphore.h>
 
+// MARK: name resolution
+
+#include <netdb.h>
+
+/// What hw_resolve returns when the lookup did not finish in time.
+#define HW_RESOLVE_TIMEOUT (-1000)
+
+/// getaddrinfo for a TCP connection to `host`:`service` (any address family) that
+/// gives up after `timeout_ms` (see Resolve.c). Returns 0 with `*result` to be freed
+/// with freeaddrinfo, an EAI_* code, or HW_RESOLVE_TIMEOUT.
+int hw_resolve(const char *host, const char *service, int timeout_ms,
+               struct addrinfo **result);
+
 // MARK: TLS
 //
 // OpenSSL (libssl.so.3) is loaded with dlopen by the first HTTP client that
