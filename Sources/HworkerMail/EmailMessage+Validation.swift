@@ -78,22 +78,33 @@ extension EmailMessage {
 extension EmailMessage {
     private func checkAddresses() throws(EmailValidationError) {
         if let from {
-            try Self.checkAddress(from, field: "from")
+            try Self.checkAddress(from, list: "from", index: nil)
         } else if raw == nil {
             throw EmailValidationError(field: "from", reason: .missing)
         }
-        let lists = [("to", to), ("cc", cc), ("bcc", bcc), ("reply_to", replyTo)]
-        for (name, list) in lists {
-            for (index, address) in list.enumerated() {
-                try Self.checkAddress(address, field: "\(name)[\(index)]")
-            }
+        try Self.checkAddresses(to, list: "to")
+        try Self.checkAddresses(cc, list: "cc")
+        try Self.checkAddresses(bcc, list: "bcc")
+        try Self.checkAddresses(replyTo, list: "reply_to")
+    }
+
+    private static func checkAddresses(_ addresses: [String], list: String)
+        throws(EmailValidationError)
+    {
+        for (index, address) in addresses.enumerated() {
+            try checkAddress(address, list: list, index: index)
         }
     }
 
-    private static func checkAddress(_ text: String, field: String) throws(EmailValidationError) {
+    /// The field path (`to[2]`) is built only for an error: this runs for every address
+    /// of every job enqueued.
+    private static func checkAddress(_ text: String, list: String, index: Int?)
+        throws(EmailValidationError)
+    {
         do {
             _ = try MailAddress(parsing: text)
         } catch {
+            let field = index.map { "\(list)[\($0)]" } ?? list
             throw EmailValidationError(field: field, reason: .invalidAddress(text, error))
         }
     }
