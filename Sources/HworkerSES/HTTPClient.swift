@@ -185,19 +185,17 @@ public final class HTTPClient {
     private func openTunnel(
         through connection: HTTPConnection, to target: HTTPTarget, deadline: HTTPDeadline
     ) throws(HTTPClientError) {
-        let authority = target.host.contains(":") ? "[\(target.host)]" : target.host
-        let request =
-            "CONNECT \(authority):\(target.port) HTTP/1.1\r\n"
-            + "Host: \(authority):\(target.port)\r\n\r\n"
+        let host = target.host.contains(":") ? "[\(target.host)]" : target.host
+        let authority = "\(host):\(target.port)"
+        let request = "CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n\r\n"
         try connection.write(Array(request.utf8), deadline: deadline)
         var reader = HTTPResponseReader(
             connection: connection, deadline: deadline, maximumBodyBytes: 64 << 10)
         let answer = try reader.read(method: "CONNECT")
         guard answer.response.isSuccess else {
+            let status = answer.response.status
             throw HTTPClientError(
-                .proxy,
-                "\(connection.peer) answered \(answer.response.status) to CONNECT \(authority):\(target.port)"
-            )
+                .proxy, "\(connection.peer) answered \(status) to CONNECT \(authority)")
         }
     }
 
