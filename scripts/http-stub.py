@@ -11,7 +11,8 @@ canned response; the last canned response repeats. Control endpoints:
   POST /_stub/respond   body: JSON list of {"status", "headers": [[n, v]],
                         "body", "delay_ms"}, or {"raw": text} to write text
                         as it is (status line included) and close the
-                        connection; replaces the canned responses
+                        connection, or {"drop": true} to close it without
+                        an answer; replaces the canned responses
   GET  /_stub/requests  JSON list of recorded requests: method, path,
                         headers ([[n, v]] in order), body (base64), client port
 
@@ -73,6 +74,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             })
             response = responses[0] if len(responses) == 1 else responses.pop(0)
         time.sleep(response.get("delay_ms", 0) / 1000)
+        if response.get("drop"):
+            self.close_connection = True
+            return
         if "raw" in response:
             self.wfile.write(response["raw"].encode())
             self.close_connection = True

@@ -47,11 +47,18 @@ public protocol MailTransport: AnyObject {
     /// Whether a send may block on the network: a worker then tells the master which
     /// job it sends before each send, so that a hung send is found and stopped.
     var mayBlock: Bool { get }
+
+    /// Whether the last send's request went out twice (its kept connection broke before
+    /// an answer), so the service may have received the email twice.
+    var lastSendWasResent: Bool { get }
 }
 
 extension MailTransport {
     /// Sends go over the network unless a transport says otherwise.
     public var mayBlock: Bool { true }
+
+    /// Transports without kept connections never send a request twice.
+    public var lastSendWasResent: Bool { false }
 }
 
 /// A transport that accepts everything and sends nothing, for benchmarks of the queue alone.

@@ -26,6 +26,8 @@ final class SESTransport: MailTransport {
         self.pauses = pauses
     }
 
+    var lastSendWasResent: Bool { client.lastRequestWasResent }
+
     func send(_ email: EmailMessage) -> Result<String, SendFailure> {
         do {
             // The worker validated the email when it took the job.

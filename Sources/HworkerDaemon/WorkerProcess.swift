@@ -224,6 +224,11 @@ final class WorkerProcess {
                     ("job.id", job.id), ("recipients", String(email.recipientCount)),
                     ("ses.message_id", messageID), ("elapsed_ms", String(elapsed)),
                 ])
+            if transport.lastSendWasResent {
+                log.warning(
+                    "request sent again on a new connection; SES may have sent it twice",
+                    [("job.id", job.id), ("ses.message_id", messageID)])
+            }
             pauseBeforeRecordingIfTesting()
             return .acknowledge(
                 SentJob(

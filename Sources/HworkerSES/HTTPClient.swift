@@ -69,6 +69,11 @@ public final class HTTPClient {
     /// Whether the last request went over a connection kept from an earlier one.
     public private(set) var lastRequestReusedConnection = false
 
+    /// Whether the last request was sent twice: its kept connection broke before any byte
+    /// of the answer arrived, so it went again on a new one. The peer almost always
+    /// never saw the first copy, but may have (see the file's design note).
+    public private(set) var lastRequestWasResent = false
+
     private let proxy: HTTPTarget?
     private var kept: (origin: String, connection: HTTPConnection)?
     private var tlsContext: HTTPTLSContext?
@@ -105,12 +110,14 @@ public final class HTTPClient {
             request, target: target, viaProxy: proxy != nil && !target.secure)
         let deadline = HTTPDeadline(after: options.requestTimeout)
         let origin = target.origin
+        lastRequestWasResent = false
 
         if let reusable = takeKeptConnection(origin: origin) {
             do {
                 return try exchange(wire, request.method, reusable, origin, reused: true, deadline)
             } catch {
                 guard error.mayResend else { throw error.error }
+                lastRequestWasResent = true
             }
         }
         let connection = try connect(to: target, deadline: deadline)

@@ -29,6 +29,10 @@ public final class SESClient {
     /// Whether the last request reused the connection of an earlier one.
     public var lastRequestReusedConnection: Bool { http.lastRequestReusedConnection }
 
+    /// Whether the last request went twice because its kept connection broke before an
+    /// answer (see `HTTPClient.lastRequestWasResent`).
+    public var lastRequestWasResent: Bool { http.lastRequestWasResent }
+
     private let http: HTTPClient
     private let now: @Sendable () -> Date
 

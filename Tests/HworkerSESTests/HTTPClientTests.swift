@@ -251,6 +251,26 @@ import Testing
         #expect(error?.message.contains("middle of the body") == true)
     }
 
+    /// The stub reads the second request and closes the kept connection without a word,
+    /// as a server closing an idle connection does: the request goes again, once.
+    @Test func requestOnAConnectionClosedBeforeAnAnswerIsSentAgainOnce() throws {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        let list: [[String: Any]] = [
+            ["status": 200, "body": "one"], ["drop": true], ["status": 200, "body": "two"],
+        ]
+        try stub.respondJSON(list)
+        let client = try HTTPClient()
+        _ = try client.perform(HTTPRequest(method: "POST", url: stub.url + "/"))
+        #expect(!client.lastRequestWasResent)
+        let second = try client.perform(HTTPRequest(method: "POST", url: stub.url + "/"))
+        #expect(second.body == Array("two".utf8))
+        #expect(client.lastRequestWasResent)
+        #expect(!client.lastRequestReusedConnection)
+        let ports = try stub.requests().map(\.client_port)
+        #expect(ports.count == 3 && ports[0] == ports[1] && ports[1] != ports[2])
+    }
+
     @Test func closedKeptConnectionIsReplacedWithoutAnError() throws {
         let stub = try StubServer()
         defer { stub.stop() }

@@ -143,7 +143,12 @@ final class StubServer {
 
     /// Makes the next answers raw text written as it is, each closing its connection.
     func respondRaw(_ answers: [String]) throws {
-        let body = try JSONSerialization.data(withJSONObject: answers.map { ["raw": $0] })
+        try respondJSON(answers.map { ["raw": $0] })
+    }
+
+    /// Replaces the canned responses with objects as http-stub.py takes them.
+    func respondJSON(_ list: [[String: Any]]) throws {
+        let body = try JSONSerialization.data(withJSONObject: list)
         let answer = try control.perform(
             HTTPRequest(method: "POST", url: url + "/_stub/respond", body: [UInt8](body)))
         guard answer.status == 204 else {
