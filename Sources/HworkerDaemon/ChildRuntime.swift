@@ -6,8 +6,9 @@
 // handoff pipe, or the parent-death signal, means the master died: the child
 // drains itself, and since nobody is left to enforce the drain deadline, it
 // terminates itself when `drain_deadline` has passed (a job it cannot
-// finish stays in flight in Redis, for a monitor). After the handoff, the master writes a line on that pipe
-// for each accepted reload: the logging settings, applied at once.
+// finish stays in flight in Redis, for a monitor). After the handoff, the
+// master writes a line on that pipe for each accepted reload: the logging
+// settings, applied at once.
 
 import CSupport
 import FoundationEssentials

@@ -140,9 +140,8 @@ public enum CommandLineTool {
         }
         do {
             let config = try loadResolved(path, warnAboutSecrets: true)
-            return printOut(
-                "\(path): ok (queue \(config.queue), \(config.workers) workers, rate \(config.rate)/s)\n"
-            )
+            let summary = "queue \(config.queue), \(config.workers) workers, rate \(config.rate)/s"
+            return printOut("\(path): ok (\(summary))\n")
         } catch {
             printError("hworker-ses: \(error)\n")
             return exitConfigError
@@ -171,8 +170,8 @@ public enum CommandLineTool {
         var status = stat()
         guard hasSecret, stat(path, &status) == 0, status.st_mode & 0o044 != 0 else { return }
         printError(
-            "hworker-ses: warning: \(path) holds secrets and is readable by other users (chmod 600 it)\n"
-        )
+            "hworker-ses: warning: \(path) holds secrets and is readable by other users"
+                + " (chmod 600 it)\n")
     }
 
     @discardableResult

@@ -204,7 +204,8 @@ final class Master {
     private func shutdown() {
         for record in unrecordedSends {
             logger.error(
-                "stopping with sends SES accepted that Redis could not record; their jobs stay in flight and will be sent again",
+                "stopping with sends SES accepted that Redis could not record; "
+                    + "their jobs stay in flight and will be sent again",
                 fields(record) + [("job.ids", record.accepted.map(\.jobID).joined(separator: ","))])
         }
         rate?.unlink()
@@ -562,7 +563,8 @@ final class Master {
             logger.info("returned the dead worker's jobs to the queue", fields(record))
         } catch {
             logger.warning(
-                "cannot return the dead worker's jobs now; a monitor will after its heartbeat expires",
+                "cannot return the dead worker's jobs now; "
+                    + "a monitor will after its heartbeat expires",
                 fields(record) + [("error", "\(error)")])
         }
     }

@@ -21,6 +21,9 @@ final class SESTransport: MailTransport {
         var refusal: Double
     }
 
+    /// The `ses.code` of a send whose TLS peer failed certificate verification.
+    static let untrustedCertificateCode = "untrusted-certificate"
+
     init(client: SESClient, pauses: PauseDurations) {
         self.client = client
         self.pauses = pauses
@@ -54,7 +57,7 @@ final class SESTransport: MailTransport {
     private static func codeForKind(_ kind: SESError.Kind) -> String {
         switch kind {
         case .service(let status): return "HTTP\(status)"
-        case .transport(.certificate): return "untrusted-certificate"
+        case .transport(.certificate): return untrustedCertificateCode
         case .transport: return "network"
         case .malformedResponse: return "malformed-answer"
         case .invalidMessage: return "invalid"

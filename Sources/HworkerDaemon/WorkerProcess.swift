@@ -426,7 +426,7 @@ final class WorkerProcess {
         case .retried(let attempts, let delay):
             if case .pause = failure.action {
                 let message =
-                    failure.code == "untrusted-certificate"
+                    failure.code == SESTransport.untrustedCertificateCode
                     ? "SES's certificate is not trusted; sending paused, job kept for later"
                     : "sending refused by SES; job kept for later"
                 log.error(message, fields)

@@ -13,7 +13,8 @@ import HworkerRedis
 /// A client that enqueues email jobs and reads the state of a queue.
 ///
 /// ```swift
-/// let queue = try MailQueue(name: "mail", redis: RedisOptions(address: .tcp(host: "127.0.0.1", port: 6379)))
+/// let redis = RedisOptions(address: .tcp(host: "127.0.0.1", port: 6379))
+/// let queue = try MailQueue(name: "mail", redis: redis)
 /// let id = try queue.enqueue(EmailMessage(to: ["ann@example.com"], subject: "Hi", text: "Hello"))
 /// let later = try queue.enqueue(
 ///     EmailMessage(to: ["ann@example.com"], subject: "Reminder", text: "Tomorrow"),
@@ -32,7 +33,8 @@ public final class MailQueue {
     /// - Parameters:
     ///   - name: The queue name, as in the daemon's configuration.
     ///   - redis: Where Redis is and how to log in.
-    /// - Throws: `EnqueueError.queueName` or `EnqueueError.redis` when the server cannot be reached.
+    /// - Throws: `EnqueueError.queueName`, or `EnqueueError.redis` when the server cannot be
+    ///   reached.
     public init(name: String, redis: RedisOptions) throws(EnqueueError) {
         do {
             keys = try QueueKeys(name: name)

@@ -78,7 +78,8 @@ enum QueueScripts {
               local kind = redis.call('TYPE', inflight)['ok']
               -- A worker whose in-flight key is not a list is left alone; the
               -- others are still recovered.
-              if redis.call('EXISTS', ARGV[1] .. 'hb:' .. id) == 0 and (kind == 'list' or kind == 'none') then
+              if redis.call('EXISTS', ARGV[1] .. 'hb:' .. id) == 0
+                and (kind == 'list' or kind == 'none') then
                 while redis.call('LMOVE', inflight, KEYS[2], 'RIGHT', 'RIGHT') do
                   moved = moved + 1
                 end
@@ -97,7 +98,8 @@ enum QueueScripts {
             local refused = expect('zset', 'list')
             if refused then return refused end
             local t = now_ms()
-            local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t, 'LIMIT', 0, tonumber(ARGV[1]))
+            local due = redis.call(
+              'ZRANGEBYSCORE', KEYS[1], '-inf', t, 'LIMIT', 0, tonumber(ARGV[1]))
             for _, member in ipairs(due) do
               redis.call('ZREM', KEYS[1], member)
               -- Members carry a 17-byte unique prefix so that equal jobs stay distinct.
@@ -254,7 +256,8 @@ enum QueueScripts {
     /// Returns {outcome, attempts, delay ms}.
     static let fail =
         now + typeGuard + """
-            local refused = expect('list', 'hash', 'zset', 'list', 'hash', 'stream', 'string', 'list')
+            local refused = expect(
+              'list', 'hash', 'zset', 'list', 'hash', 'stream', 'string', 'list')
             if refused then return refused end
             local mark = redis.call('GET', KEYS[7])
             if mark then
@@ -286,8 +289,9 @@ enum QueueScripts {
               letter[ARGV[14]] = ARGV[15]
               redis.call('LPUSH', KEYS[4], cjson.encode(letter))
               redis.call('HINCRBY', KEYS[5], 'dead', 1)
-              redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'dead', 'job', ARGV[2],
-                'reason', ARGV[9], 'code', ARGV[10], 'payload', ARGV[12])
+              redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*',
+                'event', 'dead', 'job', ARGV[2], 'reason', ARGV[9], 'code', ARGV[10],
+                'payload', ARGV[12])
               return done('dead', attempts, 0)
             end
             local delay
@@ -302,9 +306,9 @@ enum QueueScripts {
             delay = math.floor(delay / 2 + delay / 2 * tonumber(ARGV[7]))
             redis.call('ZADD', KEYS[3], t + delay, ARGV[13] .. ARGV[1])
             redis.call('HINCRBY', KEYS[5], 'retried', 1)
-            redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*', 'event', 'retry', 'job', ARGV[2],
-              'reason', ARGV[9], 'code', ARGV[10], 'attempts', attempts, 'delay_ms', delay,
-              'payload', ARGV[12])
+            redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[11], '*',
+              'event', 'retry', 'job', ARGV[2], 'reason', ARGV[9], 'code', ARGV[10],
+              'attempts', attempts, 'delay_ms', delay, 'payload', ARGV[12])
             return done('retry', attempts, delay)
             """
 }

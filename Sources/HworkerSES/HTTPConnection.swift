@@ -260,12 +260,11 @@ final class HTTPConnection {
             try Self.wait(socket, for: POLLOUT, until: deadline, peer: peer, doing: doing)
         case HW_TLS_CLOSED:
             throw HTTPClientError(.tls, "\(peer): the peer closed the TLS session \(doing)")
-        case HW_TLS_UNTRUSTED:
-            let reason = tls.map { String(cString: hw_tls_message($0)) } ?? "untrusted"
-            throw HTTPClientError(.certificate, "\(peer): \(reason)")
         default:
+            // The session exists: every TLS call comes after startTLS made it.
             let reason = tls.map { String(cString: hw_tls_message($0)) } ?? "TLS failure"
-            throw HTTPClientError(.tls, "\(peer): \(reason)")
+            let kind: HTTPClientError.Kind = result == HW_TLS_UNTRUSTED ? .certificate : .tls
+            throw HTTPClientError(kind, "\(peer): \(reason)")
         }
     }
 

@@ -20,7 +20,8 @@ struct JSONValueTests {
         #"{"from": "Ann <ann@example.com>", "to": [], "cc": ["b@example.com"], "bcc": null}"#,
         #"{"to": ["a@example.com"], "headers": [{"name": "X-A", "value": "1", "extra": [true]}]}"#,
         #"{"to": ["a@example.com"], "tags": [{"name": "t", "value": "v"}], "unknown": {"x": []}}"#,
-        #"{"reply_to": ["r@example.com"], "html": "<p>\u00e9\ud83d\ude00 \"q\" \\ \/ \b\f\n\r\t</p>"}"#,
+        #"{"reply_to": ["r@example.com"], "#
+            + #""html": "<p>\u00e9\ud83d\ude00 \"q\" \\ \/ \b\f\n\r\t</p>"}"#,
         #"  {"subject": "caf\u00E9", "configuration_set": "cs", "text": "é 😀"}  "#,
         #"{}"#,
     ])

@@ -157,6 +157,16 @@ import Testing
 }
 
 @Suite struct HTTPFramingTests {
+    /// The error of a GET that the stub answers with `raw`, or nil (an issue) if none.
+    private func failure(answering raw: String) throws -> HTTPClientError? {
+        let stub = try StubServer()
+        defer { stub.stop() }
+        try stub.respondRaw([raw])
+        return #expect(throws: HTTPClientError.self) {
+            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
+        }
+    }
+
     @Test func chunkedAnswerIsReassembled() throws {
         let stub = try StubServer()
         defer { stub.stop() }
@@ -196,25 +206,15 @@ import Testing
     }
 
     @Test func answerThatIsNotHTTPIsMalformed() throws {
-        let stub = try StubServer()
-        defer { stub.stop() }
-        try stub.respondRaw(["SSH-2.0-OpenSSH\r\n\r\n"])
-        let error = #expect(throws: HTTPClientError.self) {
-            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
-        }
+        let error = try failure(answering: "SSH-2.0-OpenSSH\r\n\r\n")
         #expect(error?.kind == .malformedResponse)
     }
 
     @Test(arguments: ["-1", "-FFFFFFFFFFFFFF", "+5", "0x5", " "])
     func chunkSizeThatIsNotHexIsMalformed(size: String) throws {
-        let stub = try StubServer()
-        defer { stub.stop() }
-        try stub.respondRaw([
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nhello\r\n0\r\n\r\n"
-        ])
-        let error = #expect(throws: HTTPClientError.self) {
-            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
-        }
+        let error = try failure(
+            answering: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "\(size)\r\nhello\r\n0\r\n\r\n")
         #expect(error?.kind == .malformedResponse)
     }
 
@@ -230,23 +230,13 @@ import Testing
                 repeating: "X-Trailer: " + String(repeating: "t", count: 1000) + "\r\n", count: 70),
     ])
     func floodOfHeaderLinesIsMalformed(answer: String) throws {
-        let stub = try StubServer()
-        defer { stub.stop() }
-        try stub.respondRaw([answer])
-        let error = #expect(throws: HTTPClientError.self) {
-            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
-        }
+        let error = try failure(answering: answer)
         #expect(error?.kind == .malformedResponse)
         #expect(error?.message.contains("headers over 65536 bytes") == true)
     }
 
     @Test func bodyCutShortIsAReceiveError() throws {
-        let stub = try StubServer()
-        defer { stub.stop() }
-        try stub.respondRaw(["HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"])
-        let error = #expect(throws: HTTPClientError.self) {
-            try HTTPClient().perform(HTTPRequest(method: "GET", url: stub.url + "/"))
-        }
+        let error = try failure(answering: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
         #expect(error?.kind == .receive)
         #expect(error?.message.contains("middle of the body") == true)
     }
