@@ -140,7 +140,8 @@ public enum CommandLineTool {
         }
         do {
             let config = try loadResolved(path, warnAboutSecrets: true)
-            let summary = "queue \(config.queue), \(config.workers) workers, rate \(config.rate)/s"
+            let summary =
+                "queue \(config.queue), \(config.workers) workers, rate \(config.rateDescription)"
             return printOut("\(path): ok (\(summary))\n")
         } catch {
             printError("hworker-ses: \(error)\n")

@@ -8,6 +8,7 @@ import HworkerMail
 import HworkerQueue
 import HworkerRate
 import HworkerRedis
+import HworkerSES
 
 /// A configuration file that cannot be used.
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
@@ -346,10 +347,21 @@ public enum ConfigParser {
         return value
     }
 
+    /// Checks the URL as the SES client will parse it, so that `check-config` and a
+    /// reload refuse what the workers would. A URL with user info is not echoed: it may
+    /// hold a password.
     private static func endpoint(_ value: String) throws(ValueError) -> String {
+        let shown = value.contains("@") ? "(not shown: it has user info)" : "\"\(value)\""
         guard value.hasPrefix("http://") || value.hasPrefix("https://"), value.count > 8,
             !value.contains(" ")
-        else { throw ValueError(reason: "expected an http:// or https:// URL, got \"\(value)\"") }
+        else { throw ValueError(reason: "expected an http:// or https:// URL, got \(shown)") }
+        do {
+            _ = try SESEndpoint(parsing: value)
+        } catch .invalidEndpoint(_, let reason) {
+            throw ValueError(reason: "\(reason) in \(shown)")
+        } catch {
+            throw ValueError(reason: "invalid URL \(shown)")
+        }
         return value.hasSuffix("/") ? String(value.dropLast()) : value
     }
 

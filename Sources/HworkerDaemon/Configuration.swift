@@ -32,6 +32,12 @@ public struct Configuration: Sendable, Equatable, Codable {
     /// Whether sends are not paced at all (`rate = unlimited`; for benchmarks and for
     /// peers that are not SES).
     public var rateUnlimited = false
+
+    /// The rate as configured, for messages: `unlimited`, `auto (now 14/s)` or `14/s`.
+    public var rateDescription: String {
+        if rateUnlimited { return "unlimited" }
+        return rateAuto ? "auto (now \(rate)/s)" : "\(rate)/s"
+    }
     /// The share of SES's MaxSendRate used when `rate = auto`.
     public var rateHeadroom: Double = 0.9
     /// How often the SES account (rate, quota, sending enabled) is read, in seconds.

@@ -186,7 +186,7 @@ final class Master {
             "master started",
             [
                 ("queue", config.queue), ("workers", String(workerCount)),
-                ("monitors", String(config.monitors)), ("rate", String(config.rate)),
+                ("monitors", String(config.monitors)), ("rate", config.rateDescription),
                 ("burst", String(config.burst)), ("config", configPath),
             ])
         return true

@@ -53,6 +53,25 @@ struct ConfigParserTests {
         #expect(error(required + "log_level = loud\n").contains("expected one of debug, info"))
     }
 
+    @Test func endpointsAreCheckedAsTheSESClientReadsThem() {
+        let withPassword = error(required + "ses_endpoint = http://user:pw@127.0.0.1:5400\n")
+        #expect(withPassword.hasPrefix("t.conf:4: ses_endpoint: user info not allowed"))
+        #expect(!withPassword.contains("pw"))
+        #expect(
+            error(required + "ses_endpoint = http://127.0.0.1:5400/p?x=1\n")
+                == "t.conf:4: ses_endpoint: query or fragment not allowed in "
+                + "\"http://127.0.0.1:5400/p?x=1\"")
+        #expect(error(required + "ses_endpoint = http://127.0.0.1:0\n").contains("invalid port"))
+        #expect(error(required + "ses_endpoint = https://email.example.com/base\n") == "parsed")
+    }
+
+    @Test func unlimitedAndAutomaticRatesAreDescribedAsSuch() throws {
+        let unlimited = try ConfigParser.parse(
+            "rate = unlimited\nfrom = a@example.com\nregion = eu-west-1\n", file: "t.conf")
+        #expect(unlimited.rateDescription == "unlimited")
+        #expect(try ConfigParser.parse(required, file: "t.conf").rateDescription == "14.0/s")
+    }
+
     @Test func secretValuesAreNeverEchoed() {
         let text = required + "aws_access_key_id = AKIDX\naws_secret_access_key =\n"
         let message = error(text)
